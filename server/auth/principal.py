@@ -1,0 +1,153 @@
+"""Who is calling: the token is decoded and checked against the database on every request.
+
+Revocation and deactivation are read from the database each time (no per-process cache), so
+a revoked device is refused on its very next request on every worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app, g, request
+from sqlalchemy import select
+
+from server.auth import tokens
+from server.db import db
+from server.domain.audit import Actor
+from server.errors import Forbidden, Unauthorized
+from server.models.people import Device, DeviceToken, User
+
+STAFF_ROLES = ("admin", "dispatcher", "agent")
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    role: str
+    team_id: uuid.UUID | None
+    device_id: uuid.UUID | None = None
+    token_jti: str | None = None
+
+    @property
+    def is_device(self) -> bool:
+        return self.device_id is not None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, device_id=self.device_id)
+
+
+def key_ring() -> tokens.KeyRing:
+    settings = current_app.config["SETTINGS"]
+    return tokens.KeyRing(
+        current=settings.secret_key,
+        previous=tuple(settings.old_secret_keys),
+        issuer=settings.token_issuer,
+    )
+
+
+def _bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    if not header:
+        raise Unauthorized("An Authorization: Bearer token is required.", code="token_missing")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+    return token.strip()
+
+
+def authenticate_access() -> Principal:
+    claims = tokens.decode(key_ring(), _bearer_token(), expected_typ="access")
+    user = db.session.get(User, claims["sub"])
+    if user is None:
+        raise Unauthorized("The token's user does not exist.")
+    if not user.active:
+        raise Unauthorized("The user is deactivated.", code="user_inactive")
+    return Principal(user_id=user.id, role=user.role, team_id=user.team_id, token_jti=claims["jti"])
+
+
+def authenticate_device() -> Principal:
+    claims = tokens.decode(key_ring(), _bearer_token(), expected_typ="device")
+    row = db.session.execute(
+        select(Device.revoked_at, Device.user_id, User.active, User.role, User.team_id,
+               DeviceToken.revoked_at, DeviceToken.device_id)
+        .join(User, User.id == Device.user_id)
+        .outerjoin(DeviceToken, DeviceToken.jti == claims["jti"])
+        .where(Device.id == claims["did"])
+    ).one_or_none()
+    if row is None or row.user_id != claims["sub"]:
+        raise Unauthorized("The token's device does not exist.")
+    device_revoked_at, user_id, active, role, team_id, token_revoked_at, token_device = row
+    if device_revoked_at is not None:
+        raise Unauthorized("This device has been revoked.", code="device_revoked")
+    if not active:
+        raise Unauthorized("The device's user is deactivated.", code="user_inactive")
+    if token_device != claims["did"] or token_revoked_at is not None:
+        raise Unauthorized("This device token has been revoked.", code="token_revoked")
+    return Principal(
+        user_id=user_id, role=role, team_id=team_id, device_id=claims["did"],
+        token_jti=claims["jti"],
+    )
+
+
+def current_principal() -> Principal:
+    principal = g.get("principal")
+    if principal is None:
+        raise RuntimeError("no authenticated principal: the view lacks an auth decorator")
+    return principal
+
+
+def require_roles(*roles: str) -> Callable:
+    """Staff endpoint: an access token whose user has one of `roles` (403 otherwise)."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = authenticate_access()
+            if principal.role not in roles:
+                raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def require_device(view: Callable) -> Callable:
+    """Sync endpoint: a valid device token of an active crew member's unrevoked device."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.principal = authenticate_device()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def require_staff_or_device(*roles: str) -> Callable:
+    """Endpoints both staff (with one of `roles`) and crew devices may call, such as media."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            token = _bearer_token()
+            try:
+                typ = tokens.jwt.decode(token, options={"verify_signature": False}).get("typ")
+            except tokens.jwt.InvalidTokenError as error:
+                raise Unauthorized("The token is malformed.") from error
+            if typ == "device":
+                g.principal = authenticate_device()
+            else:
+                principal = authenticate_access()
+                if principal.role not in roles:
+                    raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+                g.principal = principal
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

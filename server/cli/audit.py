@@ -1,0 +1,3 @@
+"""Audit commands (placeholder until its issue fills it in)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""Demo commands (placeholder until its issue fills it in)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""Media commands (placeholder until its issue fills it in)."""
+
+commands: list = []

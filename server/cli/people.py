@@ -1,0 +1,3 @@
+"""People commands (placeholder until its issue fills it in)."""
+
+commands: list = []

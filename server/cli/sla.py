@@ -1,0 +1,3 @@
+"""Sla commands (placeholder until its issue fills it in)."""
+
+commands: list = []

@@ -1,0 +1,3 @@
+"""Sync commands (placeholder until its issue fills it in)."""
+
+commands: list = []

@@ -1,0 +1,108 @@
+"""Configuration read once from environment variables, with safe single-machine defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+@dataclass
+class Settings:
+    """Every tunable of the server; `from_env` is the only place the environment is read."""
+
+    instance_path: str = ""
+    database_url: str = ""
+    media_root: str = ""
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    secret_key: str = ""
+    old_secret_keys: list[str] = field(default_factory=list)
+    debug: bool = False
+    testing: bool = False
+    access_token_ttl: int = 3600
+    device_token_ttl: int = 90 * 24 * 3600
+    enrollment_code_ttl: int = 24 * 3600
+    token_issuer: str = "fieldsync"
+    change_retention_days: int = 30
+    max_json_bytes: int = 2 * 1024 * 1024
+    max_media_bytes: int = 25 * 1024 * 1024
+    max_push_mutations: int = 500
+    pull_min_interval: float = 0.2
+    pull_burst: int = 20
+    metrics_token: str = ""
+    password_hash_method: str = "scrypt"
+    clock_skew_bound_seconds: int = 300
+    sla_targets: str = ""
+    followup_due_hours: int = 24
+
+    @classmethod
+    def from_env(cls, instance_path: str) -> Settings:
+        return cls(
+            instance_path=instance_path,
+            database_url=os.environ.get("FIELDSYNC_DATABASE_URL", ""),
+            media_root=os.environ.get("FIELDSYNC_MEDIA_ROOT", ""),
+            s3_bucket=os.environ.get("FIELDSYNC_S3_BUCKET", ""),
+            s3_endpoint_url=os.environ.get("FIELDSYNC_S3_ENDPOINT_URL", ""),
+            secret_key=os.environ.get("FIELDSYNC_SECRET_KEY", ""),
+            old_secret_keys=_env_list("FIELDSYNC_OLD_SECRET_KEYS"),
+            debug=_env_bool("FIELDSYNC_DEBUG", False),
+            testing=_env_bool("FIELDSYNC_TESTING", False),
+            access_token_ttl=_env_int("FIELDSYNC_ACCESS_TOKEN_TTL", 3600),
+            device_token_ttl=_env_int("FIELDSYNC_DEVICE_TOKEN_TTL", 90 * 24 * 3600),
+            enrollment_code_ttl=_env_int("FIELDSYNC_ENROLLMENT_CODE_TTL", 24 * 3600),
+            change_retention_days=_env_int("FIELDSYNC_CHANGE_RETENTION_DAYS", 30),
+            pull_min_interval=_env_float("FIELDSYNC_PULL_MIN_INTERVAL", 0.2),
+            pull_burst=_env_int("FIELDSYNC_PULL_BURST", 20),
+            metrics_token=os.environ.get("FIELDSYNC_METRICS_TOKEN", ""),
+            password_hash_method=os.environ.get("FIELDSYNC_PASSWORD_HASH", "scrypt"),
+            sla_targets=os.environ.get("FIELDSYNC_SLA_TARGETS", ""),
+            followup_due_hours=_env_int("FIELDSYNC_FOLLOWUP_DUE_HOURS", 24),
+        )
+
+    def with_overrides(self, overrides: dict | None) -> Settings:
+        """Tests and scripts override settings by field name (lower case)."""
+        known = {f.name for f in fields(self)}
+        for key, value in (overrides or {}).items():
+            name = key.lower()
+            if name not in known:
+                raise KeyError(f"unknown setting {key!r}")
+            setattr(self, name, value)
+        return self
+
+    def finalise(self) -> Settings:
+        """Fill path defaults and refuse to run without a secret outside debug and test mode."""
+        Path(self.instance_path).mkdir(parents=True, exist_ok=True)
+        if not self.database_url:
+            self.database_url = "sqlite:///" + str(Path(self.instance_path) / "fieldsync.db")
+        if not self.media_root:
+            self.media_root = str(Path(self.instance_path) / "media")
+        if not self.secret_key:
+            if not (self.debug or self.testing):
+                raise RuntimeError(
+                    "FIELDSYNC_SECRET_KEY is required outside debug and test mode "
+                    "(set FIELDSYNC_DEBUG=1 for a local demo)"
+                )
+            self.secret_key = "insecure-development-key"
+        return self

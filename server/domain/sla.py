@@ -1,0 +1,10 @@
+"""SLA deadlines (placeholder until the dispatch issue fills it in)."""
+
+from __future__ import annotations
+
+from server.config import Settings
+from server.models.orders import Order
+
+
+def apply_default_deadlines(order: Order, settings: Settings) -> None:
+    """Fill `sla_arrive_by` / `sla_complete_by` the creator left out, from per-priority targets."""

@@ -1,0 +1,23 @@
+"""media: photos, signatures, resumable uploads
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-21
+
+Placeholder owned by the media issue: fill in upgrade() and downgrade() for server/models/media.py.
+"""
+
+from __future__ import annotations
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

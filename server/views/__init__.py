@@ -1,0 +1,1 @@
+"""HTTP layer: one flask-smorest blueprint per resource."""

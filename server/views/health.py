@@ -1,0 +1,48 @@
+"""Liveness and readiness (PROTOCOL.md section 8); outside /api/v1, no authentication."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from server.db import db
+from server.errors import problem_response
+
+blp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
+
+
+@blp.get("/healthz")
+def healthz():
+    """The process is alive; says nothing about its dependencies."""
+    return jsonify(status="ok")
+
+
+@blp.get("/readyz")
+def readyz():
+    """Ready to serve: the database answers and the media store is reachable."""
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        log.warning("readiness: database check failed", exc_info=True)
+        checks["database"] = "unavailable"
+    checks["media_store"] = _media_store_status()
+    if any(value != "ok" for value in checks.values()):
+        return problem_response(503, "service_unavailable", "Not ready.", extra={"checks": checks})
+    return jsonify(status="ok", checks=checks)
+
+
+def _media_store_status() -> str:
+    store = current_app.extensions.get("fieldsync_media_store")
+    if store is None:
+        return "ok"
+    try:
+        store.check()
+        return "ok"
+    except Exception:  # noqa: BLE001
+        log.warning("readiness: media store check failed", exc_info=True)
+        return "unavailable"

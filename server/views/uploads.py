@@ -1,0 +1,5 @@
+"""Uploads endpoints (placeholder until its issue fills it in)."""
+
+from server.api import Blueprint
+
+blp = Blueprint("uploads", __name__, description="Uploads")

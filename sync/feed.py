@@ -1,0 +1,96 @@
+"""Recording the change feed: positions are handed out at commit, so they follow commit order.
+
+A sequence number taken mid-transaction is not a commit order: two transactions can take 10
+and 11 and commit 11 first, and a reader that moved past 11 would lose 10 forever. Instead,
+changes are collected in the session and written by `publish_pending`, which runs just before
+commit and takes the positions with `UPDATE feed_state ... RETURNING`, a row lock held until
+commit. The next transaction waits on that lock, so positions are committed in order and a
+reader never sees a position before every lower one is committed (SQLite has one writer).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session
+
+from server.models.base import utcnow
+from server.models.feed import ChangeLog, FeedState
+
+_PENDING = "fieldsync.pending_changes"
+
+
+@dataclass
+class PendingChange:
+    entity_type: str
+    entity_id: str
+    version: int
+    order_id: uuid.UUID | None
+    team_id: uuid.UUID | None
+    prev_team_id: uuid.UUID | None
+
+
+def record(
+    session: Session,
+    *,
+    entity_type: str,
+    entity_id: str | uuid.UUID,
+    version: int,
+    order_id: uuid.UUID | None = None,
+    team_id: uuid.UUID | None = None,
+    prev_team_id: uuid.UUID | None = None,
+) -> None:
+    """Note a change to publish at commit; several changes to one entity publish once.
+
+    `prev_team_id` is the team that held the order before this transaction, so that a tablet
+    of the old team learns the order left its scope.
+    """
+    pending: dict[tuple[str, str], PendingChange] = session.info.setdefault(_PENDING, {})
+    key = (entity_type, str(entity_id))
+    earlier = pending.get(key)
+    pending[key] = PendingChange(
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        version=version,
+        order_id=order_id,
+        team_id=team_id,
+        prev_team_id=earlier.prev_team_id if earlier else prev_team_id,
+    )
+
+
+def publish_pending(session: Session) -> None:
+    """before_commit hook: take feed positions under the feed lock and write the entries."""
+    pending: dict[tuple[str, str], PendingChange] = session.info.pop(_PENDING, {})
+    if not pending:
+        return
+    last = session.execute(
+        update(FeedState)
+        .where(FeedState.id == 1)
+        .values(last_pos=FeedState.last_pos + len(pending))
+        .returning(FeedState.last_pos)
+    ).scalar_one()
+    first = last - len(pending) + 1
+    now = utcnow()
+    session.execute(
+        insert(ChangeLog),
+        [
+            {
+                "pos": first + offset,
+                "entity_type": change.entity_type,
+                "entity_id": change.entity_id,
+                "order_id": change.order_id,
+                "team_id": change.team_id,
+                "prev_team_id": change.prev_team_id,
+                "version": change.version,
+                "at": now,
+            }
+            for offset, change in enumerate(pending.values())
+        ],
+    )
+
+
+def discard_pending(session: Session) -> None:
+    """after_rollback hook: changes of a rolled-back transaction must never be published."""
+    session.info.pop(_PENDING, None)

@@ -1,0 +1,47 @@
+"""The application boots, errors are problem+json, and the shared write path records history."""
+
+from server.db import db
+from server.domain.audit import order_events, verify_chain
+from server.models import ChangeLog, Order
+
+
+def test_unknown_route_is_problem_json_404(client):
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.json["code"] == "not_found"
+    assert response.headers["X-Request-ID"]
+
+
+def test_request_id_is_echoed(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+
+
+def test_readyz_reports_database_ok(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json["checks"]["database"] == "ok"
+
+
+def test_factory_order_has_number_audit_chain_and_feed_entries(app, factory):
+    team = factory.team()
+    order = factory.order(team=team)
+    assert order.number.startswith("WO-")
+    with app.app_context():
+        stored = db.session.get(Order, order.id)
+        events = order_events(db.session, order.id)
+        assert [e.action for e in events] == ["created", "assigned"]
+        assert verify_chain(stored, events) == []
+        entries = db.session.query(ChangeLog).filter_by(order_id=order.id).all()
+        # created and assigned in one transaction: one feed entry at the final version
+        assert [(e.version, e.team_id, e.prev_team_id) for e in entries] == [(2, team.id, None)]
+        assert stored.version == 2
+
+
+def test_gunicorn_serves_health(gunicorn_server):
+    import urllib.request
+
+    url = gunicorn_server(workers=2)
+    with urllib.request.urlopen(url + "/healthz") as response:
+        assert response.status == 200
