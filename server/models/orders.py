@@ -56,6 +56,8 @@ class Order(Base):
     eta: Mapped[dict[str, Any] | None]
     completion: Mapped[dict[str, Any] | None]
     notes: Mapped[list[Any]] = mapped_column(default=list)
+    #: Summary of the media attached ({id, kind, sha256, ...}), kept by media/ as uploads land.
+    media: Mapped[list[Any]] = mapped_column(default=list)
     #: Merge bookkeeping that is not shown as such (every arrival, losing completions, ...).
     field_state: Mapped[dict[str, Any]] = mapped_column(default=dict)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
