@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -26,6 +28,38 @@ def _env_float(name: str, default: float) -> float:
 
 def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+#: Default SLA per priority: (arrive within, complete within).
+DEFAULT_SLA_WINDOWS = {
+    "urgent": (dt.timedelta(minutes=45), dt.timedelta(hours=4)),
+    "high": (dt.timedelta(hours=2), dt.timedelta(hours=8)),
+    "normal": (dt.timedelta(hours=4), dt.timedelta(hours=24)),
+    "low": (dt.timedelta(hours=24), dt.timedelta(hours=72)),
+}
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def _duration(text: str) -> dt.timedelta:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"bad duration {text!r} in FIELDSYNC_SLA_TARGETS (use 45m, 4h, 2d)")
+    return dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_sla_targets(text: str) -> dict[str, tuple[dt.timedelta, dt.timedelta]]:
+    """`urgent=45m/4h,high=2h/8h` over the defaults; a typo stops the server at start-up."""
+    windows = dict(DEFAULT_SLA_WINDOWS)
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        priority, _, spec = item.partition("=")
+        arrive, _, complete = spec.partition("/")
+        if priority.strip() not in DEFAULT_SLA_WINDOWS or not complete:
+            raise ValueError(f"bad SLA target {item!r} (use priority=arrive/complete)")
+        windows[priority.strip()] = (_duration(arrive), _duration(complete))
+    return windows
 
 
 @dataclass
@@ -55,7 +89,14 @@ class Settings:
     password_hash_method: str = "scrypt"
     clock_skew_bound_seconds: int = 300
     sla_targets: str = ""
+    #: `sla_targets` parsed by `finalise`: priority -> (arrive within, complete within).
+    sla_windows: dict[str, tuple[dt.timedelta, dt.timedelta]] = field(default_factory=dict)
     followup_due_hours: int = 24
+    suggestion_weight_distance: float = 0.5
+    suggestion_weight_skills: float = 0.3
+    suggestion_weight_load: float = 0.2
+    suggestion_distance_scale_km: float = 10.0
+    position_fresh_minutes: int = 30
 
     @classmethod
     def from_env(cls, instance_path: str) -> Settings:
@@ -79,6 +120,11 @@ class Settings:
             password_hash_method=os.environ.get("FIELDSYNC_PASSWORD_HASH", "scrypt"),
             sla_targets=os.environ.get("FIELDSYNC_SLA_TARGETS", ""),
             followup_due_hours=_env_int("FIELDSYNC_FOLLOWUP_DUE_HOURS", 24),
+            suggestion_weight_distance=_env_float("FIELDSYNC_SUGGESTION_WEIGHT_DISTANCE", 0.5),
+            suggestion_weight_skills=_env_float("FIELDSYNC_SUGGESTION_WEIGHT_SKILLS", 0.3),
+            suggestion_weight_load=_env_float("FIELDSYNC_SUGGESTION_WEIGHT_LOAD", 0.2),
+            suggestion_distance_scale_km=_env_float("FIELDSYNC_SUGGESTION_DISTANCE_SCALE_KM", 10.0),
+            position_fresh_minutes=_env_int("FIELDSYNC_POSITION_FRESH_MINUTES", 30),
         )
 
     def with_overrides(self, overrides: dict | None) -> Settings:
@@ -98,6 +144,7 @@ class Settings:
             self.database_url = "sqlite:///" + str(Path(self.instance_path) / "fieldsync.db")
         if not self.media_root:
             self.media_root = str(Path(self.instance_path) / "media")
+        self.sla_windows = parse_sla_targets(self.sla_targets)
         if not self.secret_key:
             if not (self.debug or self.testing):
                 raise RuntimeError(
