@@ -86,6 +86,8 @@ class Settings:
     pull_min_interval: float = 0.2
     pull_burst: int = 20
     metrics_token: str = ""
+    # prometheus_client reads the same variable itself; set, metrics aggregate across workers.
+    prometheus_multiproc_dir: str = ""
     password_hash_method: str = "scrypt"
     clock_skew_bound_seconds: int = 300
     sla_targets: str = ""
@@ -117,6 +119,7 @@ class Settings:
             pull_min_interval=_env_float("FIELDSYNC_PULL_MIN_INTERVAL", 0.2),
             pull_burst=_env_int("FIELDSYNC_PULL_BURST", 20),
             metrics_token=os.environ.get("FIELDSYNC_METRICS_TOKEN", ""),
+            prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
             password_hash_method=os.environ.get("FIELDSYNC_PASSWORD_HASH", "scrypt"),
             sla_targets=os.environ.get("FIELDSYNC_SLA_TARGETS", ""),
             followup_due_hours=_env_int("FIELDSYNC_FOLLOWUP_DUE_HOURS", 24),
