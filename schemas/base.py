@@ -15,14 +15,13 @@ class Schema(ma.Schema):
 
     class Meta:
         unknown = ma.RAISE
-        ordered = True
 
 
 class UtcDateTime(fields.AwareDateTime):
     """RFC 3339 in, normalised to UTC; `2026-11-21T08:15:30.125Z` out. Naive input is refused."""
 
     default_error_messages = {
-        "naive": "Not a valid datetime: an offset (Z or +hh:mm) is required.",
+        "invalid_awareness": "Not a valid datetime: an offset (Z or +hh:mm) is required.",
     }
 
     def __init__(self, **kwargs):
