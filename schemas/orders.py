@@ -1,12 +1,16 @@
-"""Work order schemas: the order as served (staff and, with field visibility, crews)."""
+"""Work order schemas: the order as served (staff and, with field visibility, crews), the
+create and edit inputs, list filters and the served audit trail."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
-from schemas.base import Schema, UtcDateTime
+from schemas.base import ListResponse, PaginationArgs, Schema, UtcDateTime
+from server.models.orders import KINDS, PRIORITIES, SOURCES, STATUSES
+
+OVERDUE_KINDS = ("arrival", "completion", "followup")
 
 
 class CustomerSchema(Schema):
@@ -26,7 +30,7 @@ class AssignmentSchema(Schema):
 
 
 class OrderSchema(Schema):
-    """The order as `GET /orders/{id}` serves it; the pull's `data` is the same minus hidden fields."""
+    """The order as `GET /orders/{id}` serves it; a pull's `data` is this minus hidden fields."""
 
     id = fields.UUID(dump_only=True)
     number = fields.String(dump_only=True)
@@ -93,3 +97,106 @@ def crew_view(order) -> dict[str, Any]:
     if order.status not in ("assigned", "en_route", "on_site"):
         data["customer"]["phone"] = None
     return data
+
+
+class CustomerInputSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=40))
+    account = fields.String(allow_none=True, validate=validate.Length(max=64))
+
+
+class CustomerPatchSchema(CustomerInputSchema):
+    """A partial customer: only the members sent are changed."""
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class PointSchema(Schema):
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+
+
+class AssignmentInputSchema(Schema):
+    """`{team_id, user_ids}` of `POST /orders/{id}/assign` and of a create with an assignment."""
+
+    team_id = fields.UUID(required=True)
+    user_ids = fields.List(fields.UUID(), load_default=list)
+
+
+class OrderDetailsSchema(Schema):
+    """The details a dispatcher may edit; every member optional (PATCH semantics)."""
+
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(validate=validate.Length(max=20000))
+    customer = fields.Nested(CustomerPatchSchema)
+    address = fields.String(validate=validate.Length(max=400))
+    location = fields.Nested(PointSchema, allow_none=True)
+    asset_ref = fields.String(allow_none=True, validate=validate.Length(max=64))
+    required_skills = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50)
+    )
+    sla = fields.Nested(SlaSchema)
+
+
+class OrderCreateSchema(OrderDetailsSchema):
+    """`POST /orders`: a new order, optionally assigned in the same request."""
+
+    source = fields.String(required=True, validate=validate.OneOf(SOURCES))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    priority = fields.String(load_default="normal", validate=validate.OneOf(PRIORITIES))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    customer = fields.Nested(CustomerInputSchema, required=True)
+    assignment = fields.Nested(AssignmentInputSchema)
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=400))
+
+
+class OrderListArgs(PaginationArgs):
+    """Filters of `GET /orders`; `status` and `priority` may be repeated."""
+
+    status = fields.List(fields.String(validate=validate.OneOf(STATUSES)))
+    team_id = fields.UUID()
+    assignee = fields.UUID(metadata={"description": "A crew member's user id."})
+    priority = fields.List(fields.String(validate=validate.OneOf(PRIORITIES)))
+    overdue = fields.String(validate=validate.OneOf(OVERDUE_KINDS))
+    updated_since = UtcDateTime(metadata={"description": "Orders updated at or after this time."})
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "Case-insensitive text in number, title, customer name, address."},
+    )
+
+
+class OrderListSchema(ListResponse):
+    items = fields.List(fields.Nested(OrderSchema))
+
+
+class AuditActorSchema(Schema):
+    user_id = fields.String(allow_none=True)
+    device_id = fields.String(allow_none=True)
+
+
+class AuditEventSchema(Schema):
+    """One event as served; its `hash` covers every other member (PROTOCOL.md section 6)."""
+
+    order_id = fields.String()
+    seq = fields.Integer()
+    at = fields.String()
+    event_time = fields.String(allow_none=True)
+    actor = fields.Nested(AuditActorSchema)
+    source = fields.String()
+    action = fields.String()
+    changes = fields.Dict()
+    mutation_id = fields.String(allow_none=True)
+    hlc = fields.String(allow_none=True)
+    decision = fields.Dict(allow_none=True)
+    media_sha256 = fields.String(allow_none=True)
+    details = fields.Dict(allow_none=True)
+    prev_hash = fields.String()
+    hash = fields.String()
+
+
+class AuditListSchema(ListResponse):
+    items = fields.List(fields.Nested(AuditEventSchema))
