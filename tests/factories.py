@@ -13,9 +13,10 @@ from server.auth.passwords import hash_password
 from server.db import db
 from server.domain.assignment import assign_order
 from server.domain.audit import SYSTEM, Actor
+from server.domain.devices import issue_device_token
 from server.domain.history import lock_order
 from server.domain.orders import create_order
-from server.models import Device, DeviceToken, Order, Team, User
+from server.models import Device, Order, Team, User
 
 DEFAULT_PASSWORD = "correct horse battery"
 
@@ -81,12 +82,7 @@ class Factory:
             device = Device(name=f"Tablet {self._next()}", platform="android", user_id=user.id)
             session.add(device)
             session.flush()
-            issued = tokens.issue(
-                self.keys(), typ="device", subject=user.id,
-                ttl_seconds=self.settings.device_token_ttl, extra={"did": str(device.id)},
-            )
-            session.add(DeviceToken(jti=issued.jti, device_id=device.id,
-                                    issued_at=issued.issued_at, expires_at=issued.expires_at))
+            issued = issue_device_token(session, self.settings, device)
         return device, issued.token
 
     def order(self, *, team: Team | None = None, user_ids: list[uuid.UUID] | None = None,

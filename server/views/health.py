@@ -1,12 +1,13 @@
-"""Liveness and readiness (PROTOCOL.md section 8); outside /api/v1, no authentication."""
+"""Liveness, readiness and metrics (PROTOCOL.md section 8); outside /api/v1."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
+from server import metrics
 from server.db import db
 from server.errors import problem_response
 
@@ -34,6 +35,14 @@ def readyz():
     if any(value != "ok" for value in checks.values()):
         return problem_response(503, "service_unavailable", "Not ready.", extra={"checks": checks})
     return jsonify(status="ok", checks=checks)
+
+
+@blp.get("/metrics")
+def metrics_text():
+    """Prometheus metrics; needs the bearer token when FIELDSYNC_METRICS_TOKEN is set."""
+    settings = current_app.config["SETTINGS"]
+    metrics.authorize(settings, request.headers.get("Authorization"))
+    return metrics.exposition(settings)
 
 
 def _media_store_status() -> str:
