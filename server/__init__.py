@@ -65,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     from server import cli, metrics
 
     metrics.init_app(app)
+    importlib.import_module("media").init_app(app)
     cli.register(app)
     _install_request_hooks(app)
     return app
