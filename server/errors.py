@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, current_app, json
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -224,6 +224,8 @@ def response_for_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     messages = data.get("messages")
     if status == 400 and _is_invalid_json(messages, error):
+        if _body_cut_at_limit():
+            return problem_response(413, "payload_too_large", "The request body is too large.")
         return problem_response(400, "malformed_json", "The request body is not valid JSON.")
     if status == 422 and messages:
         return problem_response(
@@ -238,6 +240,14 @@ def response_for_http_exception(error: HTTPException) -> Response:
     code = HTTP_STATUS_CODES.get(status, "error")
     detail = error.description if status < 500 else None
     return problem_response(status, code, detail, headers=headers)
+
+
+def _body_cut_at_limit() -> bool:
+    """A chunked body (no Content-Length) over the limit is cut there by werkzeug, not refused,
+    so it looks like truncated JSON; it is really too large."""
+    limit = request.max_content_length
+    return (request.content_length is None and limit is not None
+            and len(request.get_data(cache=True)) >= limit)
 
 
 def _is_invalid_json(messages: Any, error: HTTPException) -> bool:
