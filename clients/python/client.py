@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import signal
 import time
 import uuid
@@ -31,6 +32,7 @@ from clients.python.uploads import UploadRefused, upload_one
 
 log = logging.getLogger(__name__)
 
+SDK_VERSION = "fieldsync-python-sdk/0.1"
 #: Test hook: `after_push` makes the process SIGKILL itself once the push results are stored.
 CRASH_ENV = "FIELDSYNC_CLIENT_CRASH_AT"
 #: Refresh the device token when less than this share of its lifetime is left.
@@ -73,6 +75,7 @@ class DeviceClient:
         url = self.store.get("base_url")
         if not url:
             raise SyncError("this store has no server; enroll the device first")
+        self.device_id: str = self.store.get("device_id") or ""
         self.transport = Transport(url, token=lambda: self.store.get("token"),
                                    **(transport_options or {}))
 
@@ -88,7 +91,8 @@ class DeviceClient:
             response = transport.request(
                 "POST", "/api/v1/devices/enroll", retry=False,
                 json={"enrollment_code": enrollment_code,
-                      "device_info": device_info or {"platform": "python-sdk"}})
+                      "device_info": device_info or {"app_version": SDK_VERSION,
+                                                     "model": platform.platform()[:200]}})
         finally:
             transport.close()
         return cls.from_token(base_url, _token_from(response.json()), store_path,
@@ -113,9 +117,6 @@ class DeviceClient:
         self.transport.close()
         self.store.close()
 
-    @property
-    def device_id(self) -> str:
-        return self.store.get("device_id") or ""
 
     @property
     def revoked(self) -> bool:
@@ -141,6 +142,10 @@ class DeviceClient:
 
     def pending_uploads(self) -> list[PendingUpload]:
         return self.store.uploads("pending")
+
+    def refused_uploads(self) -> list[PendingUpload]:
+        """Files the server will never take (not an image, order gone), with its reason."""
+        return self.store.uploads("refused")
 
     # -- the clock ---------------------------------------------------------------------------
 
@@ -273,6 +278,11 @@ class DeviceClient:
             except UploadRefused as error:
                 self.store.finish_upload(upload.media_id, "refused", str(error))
                 result.errors.append(f"upload {upload.media_id} refused: {error}")
+                continue
+            except AuthenticationFailed:
+                raise
+            except SyncError as error:
+                result.errors.append(f"upload {upload.media_id} not finished: {error}")
                 continue
             self.store.finish_upload(upload.media_id, "done")
             result.uploaded += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 from urllib.parse import urljoin
 
@@ -33,7 +34,7 @@ class Sha256Uploader(Uploader):
 
 def _metadata(upload: PendingUpload) -> dict[str, str]:
     return {"order_id": upload.order_id, "media_id": upload.media_id, "kind": upload.kind,
-            "filename": upload.filename, "taken_at": upload.taken_at}
+            "filename": upload.filename, "taken_at": upload.taken_at, "sha256": upload.sha256}
 
 
 def _server_offset(transport: Transport, url: str) -> int | None:
@@ -53,6 +54,21 @@ def _create(transport: Transport, upload: PendingUpload) -> str:
         headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(upload.size),
                  "Upload-Metadata": encoded})
     return urljoin(transport.url(UPLOADS_PATH), response.headers["Location"])
+
+
+#: Problem codes that no retry can fix; anything else (409 offset moved, 422 already complete
+#: after a lost answer, a cut connection) is resolved by asking the server's offset again.
+REFUSAL_CODES = frozenset({"invalid_image", "payload_too_large", "media_id_reused"})
+#: When creating the upload, these too are final (the order left my scope, bad metadata).
+CREATE_REFUSAL_CODES = REFUSAL_CODES | {"validation_error", "not_found", "forbidden"}
+
+
+def _problem_code(content: bytes | str) -> str | None:
+    try:
+        body = json.loads(content)
+    except (ValueError, TypeError):
+        return None
+    return body.get("code") if isinstance(body, dict) else None
 
 
 class UploadRefused(SyncError):
@@ -75,9 +91,10 @@ def _send_rest(transport: Transport, upload: PendingUpload, url: str, offset: in
                 if b"device_revoked" in content:
                     raise DeviceRevoked() from error
                 raise AuthenticationFailed("upload refused: 401", status=401) from error
-            if status in (413, 415, 422):
-                raise UploadRefused(f"{status} {content[:300].decode(errors='replace')}",
-                                    status=status) from error
+            code = _problem_code(content)
+            if code in REFUSAL_CODES:
+                raise UploadRefused(f"{status} {code}: {content[:300].decode(errors='replace')}",
+                                    status=status, code=code) from error
             raise SyncError(f"upload {upload.media_id} interrupted: {error}") from error
 
 
@@ -92,7 +109,12 @@ def upload_one(store: Store, transport: Transport, upload: PendingUpload) -> Non
             store.set_upload_url(upload.media_id, None)
             url = None
         if url is None:
-            url = _create(transport, upload)
+            try:
+                url = _create(transport, upload)
+            except SyncError as error:
+                if error.code in CREATE_REFUSAL_CODES:
+                    raise UploadRefused(str(error), status=error.status, code=error.code) from error
+                raise
             store.set_upload_url(upload.media_id, url)
             offset = 0
         if offset is not None and offset >= upload.size:

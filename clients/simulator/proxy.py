@@ -47,6 +47,7 @@ class OneShot:
     method: str | None
     path_prefix: str | None
     remaining: int
+    skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return ((self.method is None or self.method == method)
@@ -75,6 +76,8 @@ class FaultProxy(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.one_shots: list[OneShot] = []
         self.counts: Counter[str] = Counter()
+        #: Every request seen: (method, path, body length, fault or None).
+        self.log: list[tuple[str, str, int, str | None]] = []
         self._thread: threading.Thread | None = None
 
     @property
@@ -103,29 +106,37 @@ class FaultProxy(ThreadingHTTPServer):
             self.one_shots.clear()
 
     def inject(self, fault: str, *, method: str | None = None, path_prefix: str | None = None,
-               count: int = 1) -> None:
-        """Apply `fault` to the next `count` requests that match, whatever the rates."""
+               count: int = 1, skip: int = 0) -> None:
+        """Apply `fault` to `count` matching requests after letting `skip` of them through."""
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
         with self.lock:
-            self.one_shots.append(OneShot(fault, method, path_prefix, count))
+            self.one_shots.append(OneShot(fault, method, path_prefix, count, skip))
 
     def choose_fault(self, method: str, path: str, body_length: int) -> str | None:
         with self.lock:
             self.counts["requests"] += 1
-            for shot in self.one_shots:
-                if shot.remaining > 0 and shot.matches(method, path):
-                    shot.remaining -= 1
-                    self.counts[shot.fault] += 1
-                    return shot.fault
-            rates = self.rates
-            for fault in FAULTS:
-                if fault == "cut_upload" and not is_upload(method, path, body_length):
-                    continue
-                if self.random.random() < getattr(rates, fault):
-                    self.counts[fault] += 1
-                    return fault
-            return None
+            fault = self._pick(method, path, body_length)
+            self.log.append((method, path, body_length, fault))
+            return fault
+
+    def _pick(self, method: str, path: str, body_length: int) -> str | None:
+        """One-shot faults first, then the random rates. The caller holds the lock."""
+        for shot in self.one_shots:
+            if shot.remaining > 0 and shot.matches(method, path):
+                if shot.skip > 0:
+                    shot.skip -= 1
+                    return None
+                shot.remaining -= 1
+                self.counts[shot.fault] += 1
+                return shot.fault
+        for fault in FAULTS:
+            if fault == "cut_upload" and not is_upload(method, path, body_length):
+                continue
+            if self.random.random() < getattr(self.rates, fault):
+                self.counts[fault] += 1
+                return fault
+        return None
 
     def delay_seconds(self) -> float:
         with self.lock:
