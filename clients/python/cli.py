@@ -198,7 +198,8 @@ def _dispatch(client: DeviceClient, args: argparse.Namespace, out: TextIO) -> in
     return 0
 
 
-def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     args = build_parser().parse_args(argv)
     try:
         return run(args, out)

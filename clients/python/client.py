@@ -33,7 +33,8 @@ from clients.python.uploads import UploadRefused, upload_one
 log = logging.getLogger(__name__)
 
 SDK_VERSION = "fieldsync-python-sdk/0.1"
-#: Test hook: `after_push` makes the process SIGKILL itself once the push results are stored.
+#: Test hook: the process SIGKILLs itself at this point of a push: `before_settle` (answer
+#: received, not yet stored) or `after_push` (results stored, pull not started).
 CRASH_ENV = "FIELDSYNC_CLIENT_CRASH_AT"
 #: Refresh the device token when less than this share of its lifetime is left.
 REFRESH_FRACTION = 0.2
@@ -258,7 +259,7 @@ class DeviceClient:
         try:
             self._refresh_token_if_due()
             push_outbox(self.store, self.transport, result, self.observe_server_time,
-                        after_batch=lambda: _crash_point("after_push"))
+                        checkpoint=_crash_point)
             self._upload(result, progress)
             self._pull(result, progress)
         except DeviceRevoked:

@@ -28,7 +28,7 @@ def settled_state(result: dict) -> str:
 
 def push_outbox(store: Store, transport: Transport, result: SyncResult,
                 observe_server_time: Callable[[str], None], *, batch_size: int = MAX_BATCH,
-                after_batch: Callable[[], None] = lambda: None) -> None:
+                checkpoint: Callable[[str], None] = lambda name: None) -> None:
     """Push until the outbox holds nothing pending (or the server stops settling anything)."""
     batch_size = min(batch_size, MAX_BATCH)
     while True:
@@ -39,6 +39,7 @@ def push_outbox(store: Store, transport: Transport, result: SyncResult,
         response = transport.request("POST", PUSH_PATH,
                                      json={"mutations": [m.wire() for m in batch]})
         body = response.json()
+        checkpoint("before_settle")
         if body.get("server_time"):
             observe_server_time(body["server_time"])
         settled = 0
@@ -64,7 +65,7 @@ def push_outbox(store: Store, transport: Transport, result: SyncResult,
                     result.duplicates += 1
                 if state == "rejected":
                     result.rejected += 1
-        after_batch()
+        checkpoint("after_push")
         if settled == 0:
             result.errors.append("the server settled none of the mutations pushed")
             return

@@ -56,3 +56,10 @@ def proxy(server_url) -> Iterator[FaultProxy]:
     fault_proxy.start()
     yield fault_proxy
     fault_proxy.stop()
+
+
+@pytest.fixture
+def server_view(server_url, factory):
+    from tests.clients.serverview import ServerView
+
+    return ServerView(server_url, factory.staff_headers("admin"))
