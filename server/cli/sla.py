@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from server.db import db
 from server.domain.sla_scan import run_scan
@@ -16,6 +17,7 @@ from server.models.base import utcnow
 
 
 @click.command("sla-scan")
+@with_appcontext
 @click.option("--quiet", is_flag=True, help="Print nothing when no new breach was found.")
 def sla_scan(quiet: bool) -> None:
     """Append one `sla_breached` audit event per newly breached order and target."""

@@ -81,8 +81,9 @@ def record_breach(session: Session, breach: Breach, settings: Settings, now: dt.
         insert(SlaBreach)
         .values(order_id=order.id, target=breach.target, due_at=due_at, detected_at=now)
         .on_conflict_do_nothing(index_elements=["order_id", "target"])
-    ).rowcount
-    if claimed != 1:
+        .returning(SlaBreach.order_id)
+    ).first()
+    if claimed is None:
         return False
     still_open = session.execute(
         select(overdue_condition(breach.target, now, settings)).where(Order.id == order.id)
