@@ -19,6 +19,8 @@ from server.errors import ApiError, ValidationFailed
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 20
+#: The decoder's own buffer bound: it must hold a read chunk plus a partial boundary.
+DECODER_BUFFER = 4 * CHUNK_SIZE
 
 
 @dataclass
@@ -34,7 +36,7 @@ class MediaForm:
 def read_media_form(store: MediaStore, read: Callable[[int], bytes], boundary: bytes,
                     limit: int) -> MediaForm:
     """Parse the whole body; the file part goes to a FileSink bounded by `limit` bytes."""
-    decoder = MultipartDecoder(boundary, max_form_memory_size=MAX_FIELD_BYTES, max_parts=MAX_PARTS)
+    decoder = MultipartDecoder(boundary, max_form_memory_size=DECODER_BUFFER, max_parts=MAX_PARTS)
     form = MediaForm()
     sink: FileSink | None = None
     text: list[bytes] | None = None

@@ -159,25 +159,41 @@ def _delete_keys(store: MediaStore, keys: list[str]) -> None:
                         exc_info=True)
 
 
+_OUTCOME = "fieldsync.media_outcome"
+
+
 def _on_outcome(session: Session, *, on_commit: Callable[[], None] | None = None,
                 on_rollback: Callable[[], None] | None = None) -> None:
-    """Run a callback once the session's current transaction commits or ends without commit."""
-    committed: list[bool] = []
+    """Run a callback once the session's current transaction commits or ends without commit.
 
-    def _after_commit(_session: Session) -> None:
-        committed.append(True)
+    Callbacks wait in `session.info`; the two listeners are attached once per session.
+    """
+    pending = session.info.get(_OUTCOME)
+    if pending is None:
+        pending = session.info[_OUTCOME] = {"commit": [], "rollback": [], "committed": False}
+        event.listen(session, "after_commit", _mark_committed)
+        event.listen(session, "after_transaction_end", _run_outcome)
+    if on_commit is not None:
+        pending["commit"].append(on_commit)
+    if on_rollback is not None:
+        pending["rollback"].append(on_rollback)
 
-    def _after_end(_session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is not None:
-            return
-        event.remove(session, "after_commit", _after_commit)
-        event.remove(session, "after_transaction_end", _after_end)
-        callback = on_commit if committed else on_rollback
-        if callback is not None:
+
+def _mark_committed(session: Session) -> None:
+    session.info[_OUTCOME]["committed"] = True
+
+
+def _run_outcome(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return
+    pending = session.info[_OUTCOME]
+    callbacks = pending["commit"] if pending["committed"] else pending["rollback"]
+    pending.update(commit=[], rollback=[], committed=False)
+    for callback in callbacks:
+        try:
             callback()
-
-    event.listen(session, "after_commit", _after_commit)
-    event.listen(session, "after_transaction_end", _after_end)
+        except Exception:  # noqa: BLE001 - the sweep removes what a callback could not
+            log.warning("media clean-up after the transaction failed", exc_info=True)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
