@@ -10,10 +10,11 @@ reader never sees a position before every lower one is committed (SQLite has one
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from server.models.base import utcnow
@@ -94,3 +95,30 @@ def publish_pending(session: Session) -> None:
 def discard_pending(session: Session) -> None:
     """after_rollback hook: changes of a rolled-back transaction must never be published."""
     session.info.pop(_PENDING, None)
+
+
+def pending_snapshot(session: Session) -> dict[tuple[str, str], PendingChange]:
+    """The changes noted so far, to restore when a savepoint rolls back (see `restore_pending`)."""
+    return dict(session.info.get(_PENDING, {}))
+
+
+def restore_pending(session: Session, snapshot: dict[tuple[str, str], PendingChange]) -> None:
+    """Forget the changes noted inside a savepoint that rolled back, keeping the earlier ones."""
+    session.info[_PENDING] = dict(snapshot)
+
+
+def prune(session: Session, older_than: dt.datetime) -> tuple[int, int]:
+    """Delete feed rows written before `older_than`; returns (rows deleted, new pruned_below).
+
+    Positions follow commit time, so the old rows are a prefix of the log: everything up to
+    the newest old position goes, and cursors below it then answer 410 `cursor_expired`.
+    """
+    newest_old = session.execute(
+        select(func.max(ChangeLog.pos)).where(ChangeLog.at < older_than)
+    ).scalar_one()
+    current = session.execute(select(FeedState.pruned_below).where(FeedState.id == 1)).scalar_one()
+    if newest_old is None or newest_old < current:
+        return 0, current
+    deleted = session.execute(delete(ChangeLog).where(ChangeLog.pos <= newest_old)).rowcount
+    session.execute(update(FeedState).where(FeedState.id == 1).values(pruned_below=newest_old + 1))
+    return deleted, newest_old + 1

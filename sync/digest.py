@@ -1,0 +1,27 @@
+"""The scope digest of PROTOCOL.md section 4.
+
+Hex (32 digits) of the XOR of the first 16 bytes of sha256("{type}:{id}:{version}") over every
+entity in a device's scope: each order in scope (`order:<uuid>:<version>`), each media entity
+of those orders (`media:<uuid>:<version>`) and each reference list (`reference:<id>:<version>`).
+XOR makes it independent of order and lets a client update it one entity at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+DIGEST_BYTES = 16
+
+
+def fingerprint(entity_type: str, entity_id: str, version: int) -> int:
+    raw = hashlib.sha256(f"{entity_type}:{entity_id}:{version}".encode()).digest()
+    return int.from_bytes(raw[:DIGEST_BYTES], "big")
+
+
+def scope_digest(entities: Iterable[tuple[str, str, int]]) -> str:
+    """The digest of `(type, id, version)` triples; 32 zeros for an empty scope."""
+    value = 0
+    for entity_type, entity_id, version in entities:
+        value ^= fingerprint(entity_type, str(entity_id), version)
+    return value.to_bytes(DIGEST_BYTES, "big").hex()

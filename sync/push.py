@@ -1,0 +1,438 @@
+"""Applying a pushed batch: each mutation on its own, exactly once, merged field by field.
+
+Every mutation runs in its own SAVEPOINT, so a rejected one undoes only itself. Its id is the
+idempotency key: the outcome is stored in `processed_mutations` in the same transaction as the
+effect, so a retry after a lost response answers `duplicate` with the first outcome, and the
+same id with other content is `mutation_id_reused`. Two racing retries of one id both pass the
+first check; the second then fails on the primary key, its savepoint rolls back and it answers
+`duplicate` too. The order row is locked (FOR UPDATE) while a mutation merges into it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from schemas.sync import DATA_SCHEMAS, MUTATION_SCHEMA
+from server.domain.audit import Actor, jsonable, order_events
+from server.domain.history import record_order_change
+from server.json_provider import to_rfc3339
+from server.models.feed import ChangeLog
+from server.models.orders import Order
+from server.models.people import Device
+from server.models.sync import MergeConflict, MutationRejection, ProcessedMutation
+from sync import feed, hlc, merge
+
+#: Order columns the merge sets, and those a crew sees change (a version bump).
+MERGED_COLUMNS = ("arrival", "cause", "eta", "completion", "notes", "status", "needs_review",
+                  "arrived_at", "completed_at")
+#: The device's own time of the event each mutation type reports.
+EVENT_TIME_FIELDS = {"depart": "departed_at", "arrive": "arrived_at", "complete": "completed_at",
+                     "report_location": "at"}
+#: A skew this small is network latency, not a wrong clock.
+SKEW_TOLERANCE_MS = 1000
+#: Only a mutation made this recently says anything about a clock running slow.
+FRESH_MUTATION_MS = 120_000
+
+
+class Rejected(Exception):
+    """A mutation that cannot be applied; its savepoint rolls back and it is kept as rejected."""
+
+    def __init__(self, code: str, detail: str, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.code, self.detail, self.errors = code, detail, errors
+
+
+@dataclass
+class PushContext:
+    """Who pushes, and the server's clock for this request."""
+
+    device_id: uuid.UUID
+    user_id: uuid.UUID
+    team_id: uuid.UUID | None
+    now: dt.datetime
+    skew_bound_ms: int
+    clock: hlc.Clock = field(init=False)
+    skew_ms: int = 0
+
+    def __post_init__(self) -> None:
+        self.clock = hlc.Clock(_ms(self.now))
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, device_id=self.device_id)
+
+
+@dataclass
+class Outcome:
+    status: str
+    code: str | None = None
+    detail: str | None = None
+    order_version: int | None = None
+    errors: dict[str, Any] | None = None
+    original_status: str | None = None
+
+    def as_result(self, mutation_id: Any) -> dict[str, Any]:
+        result = {"id": None if mutation_id is None else str(mutation_id), "status": self.status,
+                  "code": self.code, "detail": self.detail, "order_version": self.order_version}
+        if self.errors:
+            result["errors"] = self.errors
+        if self.original_status:
+            result["original_status"] = self.original_status
+        return result
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def content_hash(raw: Any) -> str:
+    """sha256 of the mutation as sent, canonical JSON (key order and spacing do not matter)."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def apply_batch(session: Session, context: PushContext, mutations: list[Any]) -> list[dict]:
+    """Apply `mutations` in order; one result per mutation, in the same order."""
+    device = session.get(Device, context.device_id)
+    context.skew_ms = _measure_skew(device, mutations, context)
+    results = [_apply_one(session, context, raw).as_result(_raw_id(raw)) for raw in mutations]
+    if device is not None and device.clock_skew_ms != context.skew_ms:
+        session.execute(update(Device).where(Device.id == device.id)
+                        .values(clock_skew_ms=context.skew_ms))
+    return results
+
+
+def _raw_id(raw: Any) -> Any:
+    return raw.get("id") if isinstance(raw, dict) else None
+
+
+def _device_time_ms(raw: Any) -> int | None:
+    """The newest device clock reading a mutation carries (`at` and the HLC wall time)."""
+    if not isinstance(raw, dict):
+        return None
+    readings = []
+    try:
+        readings.append(hlc.wall_ms(raw.get("hlc")))
+    except ValueError:
+        pass
+    try:
+        at = dt.datetime.fromisoformat(str(raw.get("at")).replace("Z", "+00:00"))
+        if at.tzinfo is not None:
+            readings.append(_ms(at))
+    except ValueError:
+        pass
+    return max(readings) if readings else None
+
+
+def _measure_skew(device: Device | None, mutations: list[Any], context: PushContext) -> int:
+    """Device clock minus server clock, from the freshest reading in the batch.
+
+    A reading ahead of the server proves a fast clock. One behind it cannot be told apart from
+    a mutation made offline earlier, so a recent one only says the clock is not fast (0) and an
+    old one says nothing (the previous measurement stays).
+    """
+    previous = (device.clock_skew_ms if device else None) or 0
+    readings = [ms for ms in (_device_time_ms(raw) for raw in mutations) if ms is not None]
+    if not readings:
+        return previous
+    observed = max(readings) - _ms(context.now)
+    if observed > SKEW_TOLERANCE_MS:
+        return observed
+    if observed >= -FRESH_MUTATION_MS:
+        return 0
+    return previous
+
+
+def _corrected(context: PushContext, moment: dt.datetime) -> dt.datetime:
+    """A device's event time on the server's clock (the device's measured skew removed)."""
+    if abs(context.skew_ms) <= SKEW_TOLERANCE_MS:
+        return moment
+    return moment - dt.timedelta(milliseconds=context.skew_ms)
+
+
+def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
+    mutation_id = _parse_id(raw)
+    digest = content_hash(raw)
+    if mutation_id is not None:
+        earlier = session.get(ProcessedMutation, mutation_id)
+        if earlier is not None:
+            return _replay(session, context, raw, earlier, digest)
+    try:
+        mutation = _validate(raw)
+    except Rejected as rejection:
+        return _reject(session, context, raw, mutation_id, digest, rejection)
+
+    pending = feed.pending_snapshot(session)
+    try:
+        with session.begin_nested():
+            outcome = _apply_valid(session, context, mutation, raw)
+            session.add(_processed(mutation_id, context, digest, mutation.get("order_id"), outcome))
+            session.flush()
+        return outcome
+    except Rejected as rejection:
+        feed.restore_pending(session, pending)
+        return _reject(session, context, raw, mutation_id, digest, rejection)
+    except IntegrityError:
+        feed.restore_pending(session, pending)
+        earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
+        if earlier is None:
+            raise
+        return _replay(session, context, raw, earlier, digest)
+
+
+def _parse_id(raw: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw["id"]))
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return None
+
+
+def _validate(raw: Any) -> dict[str, Any]:
+    """The envelope, then the data of its type; every field error at once."""
+    if not isinstance(raw, dict):
+        raise Rejected("validation_error", "A mutation must be a JSON object.",
+                       {"_schema": ["Not an object."]})
+    try:
+        mutation = MUTATION_SCHEMA.load(raw)
+    except ValidationError as error:
+        raise Rejected("validation_error", "The mutation has invalid fields.",
+                       error.normalized_messages()) from error
+    try:
+        mutation["data"] = DATA_SCHEMAS[mutation["type"]].load(mutation["data"])
+    except ValidationError as error:
+        raise Rejected("validation_error", "The mutation's data has invalid fields.",
+                       {"data": error.normalized_messages()}) from error
+    return mutation
+
+
+def _replay(session: Session, context: PushContext, raw: Any, earlier: ProcessedMutation,
+            digest: str) -> Outcome:
+    if earlier.content_hash != digest or earlier.device_id != context.device_id:
+        rejection = Rejected("mutation_id_reused",
+                             "This mutation id was already used for another mutation.")
+        _store_rejection(session, context, raw, earlier.id, rejection)
+        return Outcome("rejected", rejection.code, rejection.detail)
+    return Outcome("duplicate", earlier.code, earlier.detail, earlier.order_version,
+                   original_status=earlier.status)
+
+
+def _processed(mutation_id: uuid.UUID | None, context: PushContext, digest: str,
+               order_id: uuid.UUID | None, outcome: Outcome) -> ProcessedMutation:
+    return ProcessedMutation(
+        id=mutation_id, device_id=context.device_id, content_hash=digest, order_id=order_id,
+        status=outcome.status, code=outcome.code, detail=outcome.detail,
+        order_version=outcome.order_version, processed_at=context.now,
+    )
+
+
+def _reject(session: Session, context: PushContext, raw: Any, mutation_id: uuid.UUID | None,
+            digest: str, rejection: Rejected) -> Outcome:
+    """Keep the rejected mutation (and, when it has an id, its outcome for replays)."""
+    outcome = Outcome("rejected", rejection.code, rejection.detail, errors=rejection.errors)
+    _store_rejection(session, context, raw, mutation_id, rejection)
+    if mutation_id is not None:
+        order_id = _parse_uuid(raw.get("order_id")) if isinstance(raw, dict) else None
+        try:
+            with session.begin_nested():
+                session.add(_processed(mutation_id, context, digest, order_id, outcome))
+                session.flush()
+        except IntegrityError:
+            earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
+            if earlier is not None:
+                return _replay(session, context, raw, earlier, digest)
+            raise
+    return outcome
+
+
+def _parse_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _store_rejection(session: Session, context: PushContext, raw: Any,
+                     mutation_id: uuid.UUID | None, rejection: Rejected) -> None:
+    is_object = isinstance(raw, dict)
+    session.add(MutationRejection(
+        mutation_id=mutation_id, device_id=context.device_id, user_id=context.user_id,
+        order_id=_parse_uuid(raw.get("order_id")) if is_object else None,
+        mutation_type=str(raw.get("type"))[:32] if is_object and raw.get("type") else None,
+        code=rejection.code, detail=rejection.detail, errors=rejection.errors,
+        payload=jsonable(raw) if is_object else {"value": jsonable(raw)},
+        created_at=context.now,
+    ))
+
+
+def _apply_valid(session: Session, context: PushContext, mutation: dict[str, Any],
+                 raw: dict[str, Any]) -> Outcome:
+    stamp, bounded = context.clock.receive(hlc.parse(mutation["hlc"]), _ms(context.now),
+                                           context.skew_bound_ms)
+    if mutation["type"] == "report_location":
+        return _report_location(session, context, mutation)
+    return _merge_into_order(session, context, mutation, raw, str(stamp), bounded)
+
+
+def _report_location(session: Session, context: PushContext, mutation: dict[str, Any]) -> Outcome:
+    """Keep the newest position by its `at` (an older report changes nothing: merged)."""
+    at = _corrected(context, mutation["data"]["at"])
+    location = jsonable(mutation["data"]["location"])
+    changed = session.execute(
+        update(Device)
+        .where(Device.id == context.device_id,
+               (Device.last_location_at.is_(None)) | (Device.last_location_at < at))
+        .values(last_location=location, last_location_at=at)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        return Outcome("applied")
+    return Outcome("merged", detail="A newer location of this device is already stored.")
+
+
+def _lock_order(session: Session, order_id: uuid.UUID) -> Order:
+    order = session.scalars(
+        select(Order).where(Order.id == order_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if order is None:
+        raise Rejected("order_not_found", "No such order.")
+    return order
+
+
+def ever_assigned_to(session: Session, order: Order, team_id: uuid.UUID | None) -> bool:
+    """Was the order ever given to this team? The feed says so; the audit trail outlives it."""
+    if team_id is None:
+        return False
+    if order.team_id == team_id:
+        return True
+    in_feed = session.scalar(select(exists().where(
+        ChangeLog.order_id == order.id,
+        (ChangeLog.team_id == team_id) | (ChangeLog.prev_team_id == team_id),
+    )))
+    if in_feed:
+        return True
+    wanted = str(team_id)
+    return any(
+        wanted in [str(value) for value in (event.changes or {}).get("team_id", [])]
+        for event in order_events(session, order.id)
+    )
+
+
+def _foreign_kind(order: Order, team_id: uuid.UUID | None) -> str | None:
+    """The conflict kind when the crew worked on an order dispatch took away meanwhile."""
+    if order.status == "cancelled":
+        return "work_after_cancellation"
+    if order.team_id != team_id:
+        return "work_after_reassignment"
+    return None
+
+
+def _merge_into_order(session: Session, context: PushContext, mutation: dict[str, Any],
+                      raw: dict[str, Any], stamp: str, bounded: bool) -> Outcome:
+    order = _lock_order(session, mutation["order_id"])
+    if not ever_assigned_to(session, order, context.team_id):
+        raise Rejected("not_in_scope", "This order was never assigned to this device's team.")
+    foreign = _foreign_kind(order, context.team_id)
+    state = merge.state_from_field_state(order.field_state or {}, order.status,
+                                         order.needs_review)
+    if mutation["type"] == "complete" and not state["arrivals"] and order.arrival is None:
+        raise Rejected("invalid_transition",
+                       "An order is completed on site: push its arrive mutation first.")
+
+    event_field = EVENT_TIME_FIELDS.get(mutation["type"])
+    event_time = mutation["data"][event_field] if event_field else mutation["at"]
+    plain = {
+        "id": str(mutation["id"]), "type": mutation["type"], "hlc": stamp,
+        "at": to_rfc3339(mutation["at"]), "device_id": str(context.device_id),
+        "data": jsonable(mutation["data"]),
+        "corrected_at": to_rfc3339(_corrected(context, event_time)),
+        "foreign": foreign is not None,
+    }
+    new_state, decision = merge.apply(state, plain)
+    if foreign:
+        new_state["needs_review"] = True
+
+    before = {name: getattr(order, name) for name in MERGED_COLUMNS}
+    write_merged_columns(order, merge.project(new_state))
+    order.field_state = merge.field_state_from_state(order.field_state or {}, new_state)
+    changes = {name: [before[name], getattr(order, name)] for name in MERGED_COLUMNS
+               if before[name] != getattr(order, name)}
+    if bounded:
+        decision["hlc_sent"] = mutation["hlc"]
+    if foreign:
+        decision["foreign"] = foreign
+    record_order_change(
+        session, order, action=mutation["type"], source="device", actor=context.actor,
+        changes=changes, mutation_id=mutation["id"], hlc=stamp, decision=decision,
+        event_time=event_time, bump_version=bool(changes),
+        details={"base_version": mutation.get("base_version"), "skew_ms": context.skew_ms}
+        if mutation.get("base_version") is not None or context.skew_ms else None,
+    )
+    _record_conflicts(session, context, order, new_state, decision, raw, foreign)
+    status = decision["outcome"]
+    detail = None if status == "applied" else _merge_detail(decision)
+    return Outcome(status, None, detail, order.version)
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def write_merged_columns(order: Order, view: dict[str, Any]) -> None:
+    order.arrival = view["arrival"]
+    order.cause = view["cause"]
+    order.eta = view["eta"]
+    order.completion = view["completion"]
+    order.notes = view["notes"]
+    order.status = view["status"]
+    order.needs_review = view["needs_review"]
+    order.arrived_at = _parse_time(view["arrived_at"])
+    order.completed_at = _parse_time(view["completed_at"])
+
+
+def _merge_detail(decision: dict[str, Any]) -> str:
+    if decision.get("foreign"):
+        return (f"Stored for review ({decision['foreign']}): the order changed hands while the "
+                "crew was offline.")
+    if decision["rule"] == "stamped_before_reopen":
+        return "Stamped before the order was reopened: kept in the audit trail only."
+    return f"{decision['rule']}: the order keeps mutation {decision.get('winner')}."
+
+
+def _record_conflicts(session: Session, context: PushContext, order: Order, state: dict,
+                      decision: dict[str, Any], raw: dict[str, Any], foreign: str | None) -> None:
+    """One conflict row per losing completion with other content, and per foreign mutation."""
+    mutation_id = uuid.UUID(str(raw["id"]))
+    rows = []
+    for loser in decision["conflicts"]:
+        completion = state["completions"][loser]
+        payload = raw if loser == str(mutation_id) else {
+            "id": loser, "type": "complete", "order_id": str(order.id),
+            "hlc": completion["hlc"], "data": completion,
+        }
+        rows.append(("second_completion", uuid.UUID(loser),
+                     _parse_uuid(completion.get("device_id")), payload,
+                     {"winner": decision.get("winner"), "loser": loser}))
+    if foreign:
+        rows.append((foreign, mutation_id, context.device_id, raw, {
+            "order_status": order.status, "order_team_id": order.team_id,
+            "device_team_id": context.team_id}))
+    for kind, loser_id, device_id, payload, details in rows:
+        known = session.scalar(select(exists().where(
+            MergeConflict.order_id == order.id, MergeConflict.kind == kind,
+            MergeConflict.mutation_id == loser_id)))
+        if not known:
+            session.add(MergeConflict(
+                order_id=order.id, kind=kind, mutation_id=loser_id, device_id=device_id,
+                mutation=jsonable(payload), details=jsonable(details), created_at=context.now,
+            ))

@@ -1,0 +1,74 @@
+"""Reference data tablets sync (cause and resolution codes): read, and change through the feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.models.base import utcnow
+from server.models.sync import ReferenceData
+from sync import feed
+
+#: The lists every installation starts with (the migration seeds the same ones).
+DEFAULT_REFERENCE_DATA: dict[str, dict[str, Any]] = {
+    "cause_codes": {"codes": [
+        {"code": "cable_fault", "label": "Cable fault"},
+        {"code": "transformer_failure", "label": "Transformer failure"},
+        {"code": "breaker_tripped", "label": "Breaker tripped"},
+        {"code": "fuse_blown", "label": "Fuse blown"},
+        {"code": "meter_fault", "label": "Meter fault"},
+        {"code": "vegetation", "label": "Vegetation contact"},
+        {"code": "weather", "label": "Storm or lightning damage"},
+        {"code": "third_party_damage", "label": "Third-party damage"},
+        {"code": "overload", "label": "Overload"},
+        {"code": "customer_side", "label": "Fault on the customer's side"},
+        {"code": "other", "label": "Other"},
+    ]},
+    "resolution_codes": {"codes": [
+        {"code": "repaired", "label": "Repaired"},
+        {"code": "replaced", "label": "Part replaced"},
+        {"code": "reset", "label": "Reset or re-energised"},
+        {"code": "temporary_fix", "label": "Temporary fix, follow-up needed"},
+        {"code": "referred", "label": "Referred to another team"},
+        {"code": "no_fault_found", "label": "No fault found"},
+        {"code": "customer_responsibility", "label": "Customer's responsibility"},
+        {"code": "other", "label": "Other"},
+    ]},
+}
+
+
+def all_reference_data(session: Session) -> list[ReferenceData]:
+    return list(session.scalars(select(ReferenceData).order_by(ReferenceData.id)))
+
+
+def reference_by_ids(session: Session, ids: list[str]) -> list[ReferenceData]:
+    if not ids:
+        return []
+    return list(session.scalars(select(ReferenceData).where(ReferenceData.id.in_(ids))))
+
+
+def put_reference_data(session: Session, reference_id: str, data: dict[str, Any]) -> ReferenceData:
+    """Create or replace one list; every tablet receives it on its next pull (team_id NULL)."""
+    row = session.scalars(
+        select(ReferenceData).where(ReferenceData.id == reference_id).with_for_update()
+    ).one_or_none()
+    if row is None:
+        row = ReferenceData(id=reference_id, version=1, data=data, updated_at=utcnow())
+        session.add(row)
+    else:
+        row.version += 1
+        row.data = data
+        row.updated_at = utcnow()
+    session.flush()
+    feed.record(session, entity_type="reference", entity_id=reference_id, version=row.version)
+    return row
+
+
+def seed_defaults(session: Session) -> None:
+    """Store the default lists that are missing (used by tests and empty installations)."""
+    present = {row.id for row in all_reference_data(session)}
+    for reference_id, data in DEFAULT_REFERENCE_DATA.items():
+        if reference_id not in present:
+            put_reference_data(session, reference_id, data)

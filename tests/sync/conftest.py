@@ -1,0 +1,118 @@
+"""Sync test helpers: a simulated tablet that pushes mutations and keeps what it pulls."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from server.db import db
+from sync import reference
+from sync.digest import scope_digest
+
+_counter = itertools.count(1)
+
+
+def iso(epoch_ms: int) -> str:
+    """RFC 3339 with milliseconds and Z, as the API writes times."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Tablet:
+    """A crew device as the tests drive it: HLC stamps, push, pull into a local store."""
+
+    def __init__(self, client: Any, device: Any, token: str) -> None:
+        self.client = client
+        self.device = device
+        self.token = token
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.cursor: str | None = None
+        self.store: dict[tuple[str, str], dict[str, Any]] = {}
+        self.last_page: dict[str, Any] | None = None
+
+    def stamp(self, wall_ms: int | None = None) -> str:
+        return f"{(wall_ms or now_ms()):013d}-{next(_counter) % 0xFFFF:04x}-{self.device.id}"
+
+    def mutation(self, kind: str, order_id: Any, data: dict[str, Any], *,
+                 wall_ms: int | None = None, mutation_id: str | None = None) -> dict[str, Any]:
+        wall = wall_ms or now_ms()
+        return {"id": mutation_id or str(uuid.uuid4()),
+                "order_id": None if order_id is None else str(order_id), "type": kind,
+                "hlc": self.stamp(wall), "at": iso(wall), "base_version": None, "data": data}
+
+    def push_response(self, mutations: list[dict[str, Any]]):
+        return self.client.post("/api/v1/sync/push", json={"mutations": mutations},
+                                headers=self.headers)
+
+    def push(self, *mutations: dict[str, Any]) -> list[dict[str, Any]]:
+        response = self.push_response(list(mutations))
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["results"]
+
+    def pull_response(self, cursor: str | None = None, limit: int | None = None):
+        query = {}
+        if cursor:
+            query["cursor"] = cursor
+        if limit:
+            query["limit"] = limit
+        return self.client.get("/api/v1/sync/pull", query_string=query, headers=self.headers)
+
+    def apply(self, page: dict[str, Any]) -> None:
+        for change in page["changes"]:
+            key = (change["type"], change["id"])
+            if change["op"] == "upsert":
+                self.store[key] = change
+            else:
+                self.store.pop(key, None)
+                if change["type"] == "order":
+                    for other in [k for k, v in self.store.items()
+                                  if v["type"] == "media" and v.get("order_id") == change["id"]]:
+                        del self.store[other]
+
+    def sync(self, limit: int | None = None, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """Pull until has_more is false; returns the pages."""
+        if fresh:
+            self.cursor, self.store = None, {}
+        pages = []
+        while True:
+            response = self.pull_response(self.cursor, limit)
+            assert response.status_code == 200, response.get_json()
+            page = response.get_json()
+            self.apply(page)
+            self.cursor = page["cursor"]
+            pages.append(page)
+            if not page["has_more"]:
+                self.last_page = page
+                return pages
+
+    def orders(self) -> dict[str, dict[str, Any]]:
+        return {k[1]: v for k, v in self.store.items() if k[0] == "order"}
+
+    def digest(self) -> str:
+        return scope_digest((t, i, v["version"]) for (t, i), v in self.store.items())
+
+
+@pytest.fixture
+def reference_data(app):
+    """The default code lists (the migration seeds them; the test harness wipes tables)."""
+    with app.app_context(), db.transaction() as session:
+        reference.seed_defaults(session)
+
+
+@pytest.fixture
+def tablet(client, factory):
+    """A factory of tablets: tablet(team=...) -> Tablet for a new crew member of that team."""
+
+    def make(team=None, user=None) -> Tablet:
+        device, token = factory.device(user=user, team=team)
+        return Tablet(client, device, token)
+
+    return make
