@@ -90,6 +90,9 @@ class Settings:
     prometheus_multiproc_dir: str = ""
     password_hash_method: str = "scrypt"
     clock_skew_bound_seconds: int = 300
+    #: Tests only (honoured when `testing`): sleep up to this many seconds before each write
+    #: request commits, so concurrent transactions commit out of their start order.
+    test_commit_delay_max: float = 0.0
     sla_targets: str = ""
     #: `sla_targets` parsed by `finalise`: priority -> (arrive within, complete within).
     sla_windows: dict[str, tuple[dt.timedelta, dt.timedelta]] = field(default_factory=dict)
@@ -118,6 +121,7 @@ class Settings:
             change_retention_days=_env_int("FIELDSYNC_CHANGE_RETENTION_DAYS", 30),
             pull_min_interval=_env_float("FIELDSYNC_PULL_MIN_INTERVAL", 0.2),
             pull_burst=_env_int("FIELDSYNC_PULL_BURST", 20),
+            test_commit_delay_max=_env_float("FIELDSYNC_TEST_COMMIT_DELAY_MAX", 0.0),
             metrics_token=os.environ.get("FIELDSYNC_METRICS_TOKEN", ""),
             prometheus_multiproc_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""),
             password_hash_method=os.environ.get("FIELDSYNC_PASSWORD_HASH", "scrypt"),

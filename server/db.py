@@ -7,6 +7,8 @@ so two writers queue on `busy_timeout` instead of failing to upgrade a read lock
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,6 +128,7 @@ class Database:
         if session is None:
             return
         if succeeded:
+            _test_commit_delay()
             session.commit()
         else:
             session.rollback()
@@ -135,6 +138,14 @@ class Database:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+
+
+def _test_commit_delay() -> None:
+    """Tests only: hold a write transaction open a random while, so commits come out of order."""
+    settings = current_app.config["SETTINGS"]
+    delay = settings.test_commit_delay_max if settings.testing else 0.0
+    if delay > 0 and request.method not in SAFE_METHODS:
+        time.sleep(random.uniform(0, delay))
 
 
 db = Database()
