@@ -102,6 +102,8 @@ class Settings:
     suggestion_weight_load: float = 0.2
     suggestion_distance_scale_km: float = 10.0
     position_fresh_minutes: int = 30
+    #: `flask demo` gives the demo users this password; empty means a random one, printed once.
+    demo_password: str = ""
 
     @classmethod
     def from_env(cls, instance_path: str) -> Settings:
@@ -132,6 +134,7 @@ class Settings:
             suggestion_weight_load=_env_float("FIELDSYNC_SUGGESTION_WEIGHT_LOAD", 0.2),
             suggestion_distance_scale_km=_env_float("FIELDSYNC_SUGGESTION_DISTANCE_SCALE_KM", 10.0),
             position_fresh_minutes=_env_int("FIELDSYNC_POSITION_FRESH_MINUTES", 30),
+            demo_password=os.environ.get("FIELDSYNC_DEMO_ADMIN_PASSWORD", ""),
         )
 
     def with_overrides(self, overrides: dict | None) -> Settings:
