@@ -10,8 +10,12 @@ EXTENSION = "fieldsync_media_store"
 
 
 def init_app(app: Flask) -> None:
-    """Build the configured store once per app; readiness and the media views use it."""
+    """Build the configured store once per app and let the pull render media with our document."""
+    from media.documents import PulledMedia
+    from sync.media_source import register_media_source
+
     app.extensions[EXTENSION] = store_from_settings(app.config["SETTINGS"])
+    register_media_source(PulledMedia())
 
 
 def store_of(app: Flask) -> MediaStore:

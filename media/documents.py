@@ -1,7 +1,8 @@
 """Rendering media records for the sync pull: `data` of a `type: media` change.
 
-The sync engine calls `pull_data(session, ids)` with the media ids a page of changes names;
-the result is the same document `GET /api/v1/media/{id}` serves.
+`PulledMedia` is registered with the sync engine (sync.media_source) by `media.init_app`, so
+a tablet's pull carries the same document `GET /api/v1/media/{id}` serves: kind, sha256,
+content_type, size, width, height, taken_at, location, EXIF facts, content and thumbnail URLs.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from schemas.media import media_schema
 from server.models.media import Media
+from sync.media_source import MediaEntity
 
 
 def media_document(media: Media) -> dict[str, Any]:
-    """One record as served: kind, sha256, content_type, size, width, height, taken_at,
-    location, exif facts, content_url, thumbnail_url, version..."""
+    """One record as served by the API and carried by the pull."""
     return media_schema.dump(media)
 
 
@@ -37,3 +38,22 @@ def pull_data(
     if wanted:
         rows.extend(session.scalars(select(Media).where(Media.id.in_(wanted))))
     return {str(row.id): media_document(row) for row in rows}
+
+
+class PulledMedia:
+    """The sync engine's media source (sync.media_source.MediaSource), rendered by media/."""
+
+    @staticmethod
+    def entity(media: Media) -> MediaEntity:
+        return MediaEntity(id=str(media.id), version=media.version,
+                           order_id=str(media.order_id), data=media_document(media))
+
+    def _select(self, session: Session, condition: Any) -> list[MediaEntity]:
+        rows = session.scalars(select(Media).where(condition).order_by(Media.created_at, Media.id))
+        return [self.entity(media) for media in rows]
+
+    def for_orders(self, session: Session, order_ids: list[uuid.UUID]) -> list[MediaEntity]:
+        return self._select(session, Media.order_id.in_(order_ids)) if order_ids else []
+
+    def by_ids(self, session: Session, media_ids: list[uuid.UUID]) -> list[MediaEntity]:
+        return self._select(session, Media.id.in_(media_ids)) if media_ids else []

@@ -34,3 +34,15 @@ def link_if_awaited(session: Session, order: Order, media: Media, *, actor: Acto
         details={"media_id": media.id},
     )
     return True
+
+
+def signature_reference(session: Session, media_id: object) -> dict[str, str] | None:
+    """`{media_id, sha256}` when a signature with this id has landed, else None.
+
+    For the sync engine: a `complete` pushed after its signature arrived links it at once, and
+    re-projecting the completion from the merge state can keep the link.
+    """
+    media = session.get(Media, media_id) if media_id else None
+    if media is None or media.kind != "signature":
+        return None
+    return {"media_id": str(media.id), "sha256": media.sha256}
