@@ -231,9 +231,11 @@ def compute_kpis(
     team_rows = list(session.execute(_aggregates(query, followup_delay, grouped=True)))
     team_arrive = _p90(session, query, Order.arrived_at, grouped=True)
     team_complete = _p90(session, query, Order.completed_at, grouped=True)
-    names = dict(session.execute(select(Team.id, Team.name).where(
-        Team.id.in_([row.team_id for row in team_rows if row.team_id is not None])
-    )))
+    names = {
+        team_id: name for team_id, name in session.execute(select(Team.id, Team.name).where(
+            Team.id.in_([row.team_id for row in team_rows if row.team_id is not None])
+        ))
+    }
     teams = [
         {
             "team_id": row.team_id,
