@@ -225,7 +225,9 @@ def apply(state: State, mutation: Mutation) -> tuple[State, Decision]:
         note_id = str(data.get("id") or mid)
         note = {"id": note_id, "text": data["text"], "at": mutation["at"], "mutation_id": mid,
                 **common}
-        _add_once(new["notes"], note_id, note)
+        earlier = new["notes"].get(note_id)
+        if earlier is None or (stamp, mid) < (earlier["hlc"], earlier["mutation_id"]):
+            new["notes"][note_id] = note  # one note id, two texts: the first by HLC is kept
         won = new["notes"][note_id]["mutation_id"] == mid
         decision = {"rule": "notes_grow_only", "winner": new["notes"][note_id]["mutation_id"]}
     else:

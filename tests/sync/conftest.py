@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import itertools
 import time
 import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from server.db import db
+from server.models import Order
+from server.models.media import Media
+from server.models.sync import ReferenceData
 from sync import reference
 from sync.digest import scope_digest
 
@@ -116,3 +122,35 @@ def tablet(client, factory):
         return Tablet(client, device, token)
 
     return make
+
+
+def arrive_and_complete(device: Tablet, order_id: Any, *, completed_ms: int | None = None,
+                        resolution: str = "repaired") -> list[dict[str, Any]]:
+    """Push an arrival and a completion (at `completed_ms`, default now) for an order."""
+    done = completed_ms or now_ms()
+    return device.push(
+        device.mutation("arrive", order_id, {"arrived_at": iso(done - 60_000),
+                                             "location": {"lat": 28.6, "lon": 115.9}}),
+        device.mutation("complete", order_id, {"completed_at": iso(done),
+                                               "resolution_code": resolution}),
+    )
+
+
+def expected_digest(app, team_id: Any) -> str:
+    """The scope digest computed straight from the tables, without the sync engine."""
+    week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=7)
+    value = 0
+    with app.app_context(), db.transaction() as session:
+        entities = []
+        for order in session.scalars(select(Order).where(Order.team_id == team_id)):
+            active = order.status in ("assigned", "en_route", "on_site")
+            recent = order.status == "completed" and order.completed_at >= week_ago
+            if active or recent:
+                entities.append(("order", str(order.id), order.version))
+                entities += [("media", str(m.id), m.version) for m in
+                             session.scalars(select(Media).where(Media.order_id == order.id))]
+        entities += [("reference", r.id, r.version) for r in session.scalars(select(ReferenceData))]
+    for entity_type, entity_id, version in entities:
+        raw = hashlib.sha256(f"{entity_type}:{entity_id}:{version}".encode()).digest()[:16]
+        value ^= int.from_bytes(raw, "big")
+    return value.to_bytes(16, "big").hex()
