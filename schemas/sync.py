@@ -134,7 +134,7 @@ MUTATION_SCHEMA = MutationSchema()
 
 
 class PushRequest(Schema):
-    mutations = fields.List(fields.Dict(), required=True, metadata={
+    mutations = fields.List(fields.Raw(), required=True, metadata={
         "description": "Mutations applied in order, each on its own. Each is "
                        "{id, order_id, type, hlc, at, base_version, data}; `data` per type: "
                        "depart {departed_at}; arrive {arrived_at, location}; set_cause "
