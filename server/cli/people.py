@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 from marshmallow import ValidationError
 
 from schemas.people import UserCreateSchema
@@ -18,6 +19,7 @@ def _describe(errors: dict) -> str:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--username", required=True)
 @click.option("--password", required=True, help="At least 8 characters.")
 @click.option("--role", required=True, type=click.Choice(ROLES))

@@ -1,0 +1,70 @@
+"""The OpenAPI 3 document lists every endpoint with its security; the docs page renders."""
+
+from __future__ import annotations
+
+import pytest
+
+PUBLIC = {("post", "/api/v1/auth/login"), ("post", "/api/v1/devices/enroll")}
+PEOPLE_AND_DEVICES = [
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("get", "/api/v1/teams"),
+    ("post", "/api/v1/teams"),
+    ("get", "/api/v1/teams/{team_id}"),
+    ("patch", "/api/v1/teams/{team_id}"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users"),
+    ("get", "/api/v1/users/{user_id}"),
+    ("post", "/api/v1/users/{user_id}/deactivate"),
+    ("get", "/api/v1/devices"),
+    ("post", "/api/v1/devices"),
+    ("post", "/api/v1/devices/enroll"),
+    ("get", "/api/v1/devices/{device_id}"),
+    ("post", "/api/v1/devices/{device_id}/tokens"),
+    ("post", "/api/v1/devices/{device_id}/revoke"),
+]
+
+
+@pytest.fixture(scope="module")
+def spec(app) -> dict:
+    response = app.test_client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    return response.json
+
+
+def test_the_document_is_openapi_3_with_bearer_auth(spec):
+    assert spec["openapi"].startswith("3.")
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert spec["security"] == [{"bearerAuth": []}]
+
+
+@pytest.mark.parametrize("method, path", PEOPLE_AND_DEVICES)
+def test_people_and_device_endpoints_are_documented_with_a_summary(spec, method, path):
+    operation = spec["paths"][path][method]
+    assert operation["summary"]
+    assert operation["responses"]
+
+
+def test_every_endpoint_states_its_security(spec):
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            security = operation.get("security", spec["security"])
+            if (method, path) in PUBLIC:
+                assert security == [], (method, path)
+            else:
+                assert security == [{"bearerAuth": []}], (method, path)
+
+
+def test_login_documents_its_single_failure_answer(spec):
+    responses = spec["paths"]["/api/v1/auth/login"]["post"]["responses"]
+    assert "invalid_credentials" in responses["401"]["description"]
+
+
+def test_the_docs_page_renders_swagger_ui(client):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert "swagger-ui" in response.get_data(as_text=True)
+    assert "/api/v1/openapi.json" in response.get_data(as_text=True)
