@@ -93,7 +93,8 @@ def s3_endpoint(tmp_path_factory) -> Iterator[str]:
                         break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"moto_server did not start: {log_path.read_text()}")
+                        raise RuntimeError(
+                            f"moto_server did not start: {log_path.read_text()}") from None
                     time.sleep(0.2)
             yield url
         finally:
