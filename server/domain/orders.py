@@ -160,6 +160,7 @@ def create_order_from_request(
     earlier = _replay(session, actor.user_id, idempotency_key, fingerprint)
     if earlier is not None:
         return CreateOutcome(earlier, True)
+    pending = feed.pending_snapshot(session)
     try:
         with session.begin_nested():
             order = _create_and_assign(session, settings, actor, columns, assignment)
@@ -169,7 +170,7 @@ def create_order_from_request(
             ))
             session.flush()
     except IntegrityError:
-        feed.discard_pending(session)
+        feed.restore_pending(session, pending)
         earlier = _replay(session, actor.user_id, idempotency_key, fingerprint)
         if earlier is None:
             raise

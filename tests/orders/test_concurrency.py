@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from server.db import db
-from server.models import IdempotencyKey, Order
+from server.models import ChangeLog, IdempotencyKey, Order
 from tests.orders.conftest import order_body
 
 THREADS = 8
@@ -61,3 +61,5 @@ def test_concurrent_identical_requests_with_one_key_create_one_order(gunicorn_se
     with app.app_context():
         assert db.session.query(Order).count() == len(keys)
         assert db.session.query(IdempotencyKey).count() == len(keys)
+        # A create undone by a lost key race must not leave a feed entry behind.
+        assert db.session.query(ChangeLog).count() == len(keys)

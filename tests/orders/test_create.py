@@ -162,3 +162,31 @@ def test_without_a_key_every_post_creates_an_order(client, dispatcher):
     numbers = {client.post("/api/v1/orders", json=order_body(), headers=dispatcher).json["number"]
                for _ in range(3)}
     assert len(numbers) == 3
+
+
+def test_losing_a_key_race_answers_with_the_winners_order_and_leaves_nothing(client, dispatcher,
+                                                                              app, monkeypatch):
+    """The winner commits between our key lookup and our insert: our insert fails on the key."""
+    from server.domain import orders as domain_orders
+    from server.models import ChangeLog
+
+    headers = {**dispatcher, "Idempotency-Key": "race"}
+    winner = client.post("/api/v1/orders", json=order_body(), headers=headers).json
+    real_replay = domain_orders._replay
+    lookups = []
+
+    def lookup_before_the_winner_committed(*args):
+        lookups.append(args)
+        return None if len(lookups) == 1 else real_replay(*args)
+
+    monkeypatch.setattr(domain_orders, "_replay", lookup_before_the_winner_committed)
+    loser = client.post("/api/v1/orders", json=order_body(), headers=headers)
+    assert loser.status_code == 201
+    assert loser.json["id"] == winner["id"]
+    assert loser.headers["Idempotent-Replayed"] == "true"
+    assert len(lookups) == 2
+    with app.app_context():
+        assert db.session.query(Order).count() == 1
+        assert db.session.query(ChangeLog).count() == 1
+    next_order = client.post("/api/v1/orders", json=order_body(), headers=dispatcher).json
+    assert int(next_order["number"][-6:]) == int(winner["number"][-6:]) + 1
