@@ -72,8 +72,11 @@ class Uploads(MethodView):
     @require_staff_or_device(*UPLOADERS)
     @blp.doc(**TUS_DOC, responses={"201": {"description": "Created; see Location."}})
     def post(self):
-        """Create an upload (Upload-Length, Upload-Metadata: order_id, media_id, kind,
-        filename, taken_at, optional sha256, location, filetype)"""
+        """Create an upload (tus creation)
+
+        Upload-Length, and Upload-Metadata with base64 values: order_id, media_id, kind,
+        filename, taken_at, optionally sha256, location (JSON) and filetype.
+        """
         principal = current_principal()
         if request.headers.get("Upload-Defer-Length"):
             raise ApiError("Upload-Defer-Length is not supported.", code="bad_request")
