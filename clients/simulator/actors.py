@@ -214,7 +214,7 @@ class StaffActor(threading.Thread):
         if not items:
             return
         item = self.rng.choice(items)
-        order_id = item.get("order_id") or item.get("id")
+        order_id = (item.get("order") or {}).get("id") or item.get("order_id")
         self.call("visit", "POST", f"/api/v1/orders/{order_id}/visits", json={
             "id": str(uuid.uuid4()),
             "contacted_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
