@@ -9,9 +9,10 @@ current team). Over it, as of `as_of` (the request time):
   same way on SQLite and PostgreSQL;
 - SLA compliance per target, cancelled orders left out. Arrival: met when `arrived_at <=
   sla_arrive_by`; judged when the order arrived or its deadline passed before `as_of`.
-  Completion likewise. Follow-up: met when a visit reached the customer by its due time;
-  judged when met, when a visit reached the customer late, or when the order is still awaiting
-  its follow-up past the due time. `rate = met / judged` (null when nothing was judged);
+  Completion likewise. Follow-up, counted per follow-up owed (an order reopened and completed
+  again owes another): each visit that reached the customer is judged, and met when made by
+  its due time; each order still awaiting its follow-up past the due time is judged and
+  missed. `rate = met / judged` (null when nothing was judged);
 - first-time fix: among orders ever completed (`completed_at` set or reopened at least once),
   the share never reopened;
 - satisfaction: mean over the visits that recorded one;
@@ -19,16 +20,20 @@ current team). Over it, as of `as_of` (the request time):
 
 On-site times are the columns the sync engine sets from the device's event time corrected by
 its clock skew, so an arrival recorded offline and synced hours later counts when it happened.
+
+Three scans whatever the number of teams: one grouped aggregate over the orders, one over
+their visits, one ranking for both p90s; the overall figures are summed from the team rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, and_, case, func, literal, or_, select
+from sqlalchemy import Float, and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
@@ -39,6 +44,10 @@ from server.models.orders import Order
 from server.models.people import Team
 
 BACKLOG_STATUSES = ("new", "assigned", "en_route", "on_site", "completed")
+TARGETS = ("arrival", "completion", "followup")
+DURATIONS = {"time_to_arrive": "arrive", "time_to_complete": "complete"}
+#: The key of the overall figures among the per-team ones (no team id is this string).
+OVERALL = "overall"
 
 
 class seconds_between(FunctionElement):  # noqa: N801 - reads as the SQL function it renders
@@ -51,14 +60,14 @@ class seconds_between(FunctionElement):  # noqa: N801 - reads as the SQL functio
 
 @compiles(seconds_between, "sqlite")
 def _seconds_between_sqlite(element, compiler, **kw):
-    a, b = list(element.clauses)
-    return f"((julianday({compiler.process(a, **kw)}) - julianday({compiler.process(b, **kw)})) * 86400.0)"
+    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((julianday({a}) - julianday({b})) * 86400.0)"
 
 
 @compiles(seconds_between, "postgresql")
 def _seconds_between_postgresql(element, compiler, **kw):
-    a, b = list(element.clauses)
-    return f"CAST(EXTRACT(EPOCH FROM ({compiler.process(a, **kw)} - {compiler.process(b, **kw)})) AS DOUBLE PRECISION)"
+    a, b = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(EXTRACT(EPOCH FROM ({a} - {b})) AS DOUBLE PRECISION)"
 
 
 @dataclass(frozen=True)
@@ -76,148 +85,172 @@ def _cohort(query: KpiQuery):
     return and_(*conditions)
 
 
-def _visit_summary():
-    """Per order: satisfaction sum and count, and whether a visit reached the customer (on time)."""
-    return (
-        select(
-            Visit.order_id.label("order_id"),
-            func.sum(Visit.satisfaction).label("sat_sum"),
-            func.count(Visit.satisfaction).label("sat_n"),
-            func.max(case((Visit.reached.is_(True), 1), else_=0)).label("reached"),
-            func.max(case((and_(Visit.reached.is_(True), Visit.contacted_at <= Visit.due_at), 1),
-                          else_=0)).label("on_time"),
-        )
-        .group_by(Visit.order_id)
-        .subquery("visit_summary")
-    )
-
-
 def _count_if(condition) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _aggregates(query: KpiQuery, followup_delay: dt.timedelta, grouped: bool):
-    visits = _visit_summary()
+def _order_totals(query: KpiQuery, followup_delay: dt.timedelta):
+    """Counts and sums per team over the cohort's orders (sums, not means, so they add up)."""
     live = Order.status != "cancelled"
-    arrived_on_time = and_(Order.arrived_at.is_not(None), Order.arrived_at <= Order.sla_arrive_by)
-    completed_on_time = and_(
-        Order.completed_at.is_not(None), Order.completed_at <= Order.sla_complete_by
+    return (
+        select(
+            Order.team_id,
+            func.count().label("orders"),
+            func.count(Order.arrived_at).label("arrive_count"),
+            func.coalesce(func.sum(seconds_between(Order.arrived_at, Order.created_at)), 0)
+            .label("arrive_sum"),
+            func.count(Order.completed_at).label("complete_count"),
+            func.coalesce(func.sum(seconds_between(Order.completed_at, Order.created_at)), 0)
+            .label("complete_sum"),
+            _count_if(and_(live, Order.arrived_at <= Order.sla_arrive_by)).label("arrival_met"),
+            _count_if(and_(live, or_(
+                Order.arrived_at.is_not(None), Order.sla_arrive_by < query.as_of,
+            ))).label("arrival_judged"),
+            _count_if(and_(live, Order.completed_at <= Order.sla_complete_by))
+            .label("completion_met"),
+            _count_if(and_(live, or_(
+                Order.completed_at.is_not(None), Order.sla_complete_by < query.as_of,
+            ))).label("completion_judged"),
+            _count_if(and_(
+                Order.status.in_(AWAITING_FOLLOWUP),
+                Order.completed_at < query.as_of - followup_delay,
+            )).label("followup_missed_open"),
+            _count_if(and_(Order.completed_at.is_not(None), Order.reopen_count == 0))
+            .label("ftf_fixed"),
+            _count_if(or_(Order.completed_at.is_not(None), Order.reopen_count > 0))
+            .label("ftf_completed"),
+            *(_count_if(Order.status == status).label(f"backlog_{status}")
+              for status in BACKLOG_STATUSES),
+        )
+        .where(_cohort(query))
+        .group_by(Order.team_id)
     )
-    followup_met = visits.c.on_time == 1
-    followup_judged = or_(
-        visits.c.reached == 1,
-        and_(Order.status.in_(AWAITING_FOLLOWUP),
-             Order.completed_at < query.as_of - followup_delay),
-    )
-    ever_completed = or_(Order.completed_at.is_not(None), Order.reopen_count > 0)
-    columns = [
-        func.count().label("orders"),
-        func.count(Order.arrived_at).label("arrive_count"),
-        func.avg(seconds_between(Order.arrived_at, Order.created_at)).label("arrive_mean"),
-        func.count(Order.completed_at).label("complete_count"),
-        func.avg(seconds_between(Order.completed_at, Order.created_at)).label("complete_mean"),
-        _count_if(and_(live, arrived_on_time)).label("arrival_met"),
-        _count_if(and_(live, Order.sla_arrive_by.is_not(None), or_(
-            Order.arrived_at.is_not(None), Order.sla_arrive_by < query.as_of,
-        ))).label("arrival_judged"),
-        _count_if(and_(live, completed_on_time)).label("completion_met"),
-        _count_if(and_(live, Order.sla_complete_by.is_not(None), or_(
-            Order.completed_at.is_not(None), Order.sla_complete_by < query.as_of,
-        ))).label("completion_judged"),
-        _count_if(and_(live, followup_met)).label("followup_met"),
-        _count_if(and_(live, followup_judged)).label("followup_judged"),
-        _count_if(and_(Order.completed_at.is_not(None), Order.reopen_count == 0))
-        .label("ftf_fixed"),
-        _count_if(ever_completed).label("ftf_completed"),
-        func.coalesce(func.sum(visits.c.sat_sum), 0).label("sat_sum"),
-        func.coalesce(func.sum(visits.c.sat_n), 0).label("sat_n"),
-        *(_count_if(Order.status == status).label(f"backlog_{status}")
-          for status in BACKLOG_STATUSES),
-    ]
-    statement = select(*columns).select_from(Order).outerjoin(
-        visits, visits.c.order_id == Order.id
-    ).where(_cohort(query))
-    if grouped:
-        statement = statement.add_columns(Order.team_id).group_by(Order.team_id)
-    return statement
 
 
-def _p90(session: Session, query: KpiQuery, end_column, grouped: bool) -> dict[Any, float]:
-    """percentile_cont(0.9) of `end_column - created_at` per group, in seconds.
+def _visit_totals(query: KpiQuery):
+    """Per team: follow-ups made (reached visits), those on time, and satisfaction."""
+    reached = Visit.reached.is_(True)
+    return (
+        select(
+            Order.team_id,
+            _count_if(reached).label("followup_reached"),
+            _count_if(and_(reached, Visit.contacted_at <= Visit.due_at)).label("followup_met"),
+            func.coalesce(func.sum(Visit.satisfaction), 0).label("sat_sum"),
+            func.count(Visit.satisfaction).label("sat_n"),
+        )
+        .join(Order, Order.id == Visit.order_id)
+        .where(_cohort(query), Order.status != "cancelled")
+        .group_by(Order.team_id)
+    )
+
+
+def _p90s(session: Session, query: KpiQuery) -> dict[tuple[str, Any], float]:
+    """percentile_cont(0.9) of each duration, per team and overall, in seconds.
 
     With n values (ranks 1..n) the 0.9 quantile lies at rank 1 + 0.9 (n - 1): the query keeps
-    the two ranks around it and the interpolation is done here, identically on both databases.
+    the two ranks around it, per team and overall, and the interpolation is done here,
+    identically on both databases.
     """
-    value = seconds_between(end_column, Order.created_at)
-    group = Order.team_id if grouped else literal(0)
-    ranked = (
+    values = union_all(*(
         select(
-            group.label("grp"),
-            value.label("v"),
-            func.row_number().over(partition_by=group, order_by=value).label("rn"),
-            func.count().over(partition_by=group).label("n"),
-        )
-        .where(_cohort(query), end_column.is_not(None))
-        .subquery("ranked")
-    )
-    low_rank = (ranked.c.n - 1) * 9 // 10 + 1
-    rows = session.execute(
-        select(ranked.c.grp, ranked.c.rn, ranked.c.n, ranked.c.v)
-        .where(or_(ranked.c.rn == low_rank, ranked.c.rn == low_rank + 1))
-        .order_by(ranked.c.grp, ranked.c.rn)
-    )
-    values: dict[Any, dict[int, float]] = {}
-    counts: dict[Any, int] = {}
-    for grp, rn, n, v in rows:
-        values.setdefault(grp, {})[rn] = float(v)
-        counts[grp] = n
-    result = {}
-    for grp, by_rank in values.items():
-        n = counts[grp]
+            literal(metric).label("metric"), Order.team_id.label("team_id"),
+            seconds_between(getattr(Order, f"{column}_at"), Order.created_at).label("v"),
+        ).where(_cohort(query), getattr(Order, f"{column}_at").is_not(None))
+        for metric, column in (("arrive", "arrived"), ("complete", "completed"))
+    )).subquery("durations")
+    by_team = (values.c.metric, values.c.team_id)
+    ranked = select(
+        values.c.metric, values.c.team_id, values.c.v,
+        func.row_number().over(partition_by=by_team, order_by=values.c.v).label("team_rank"),
+        func.count().over(partition_by=by_team).label("team_n"),
+        func.row_number().over(partition_by=values.c.metric, order_by=values.c.v).label("all_rank"),
+        func.count().over(partition_by=values.c.metric).label("all_n"),
+    ).subquery("ranked")
+
+    def near_p90(rank, n):
         low = (n - 1) * 9 // 10 + 1
+        return or_(rank == low, rank == low + 1)
+
+    rows = session.execute(
+        select(ranked).where(or_(
+            near_p90(ranked.c.team_rank, ranked.c.team_n), near_p90(ranked.c.all_rank, ranked.c.all_n),
+        ))
+    )
+    ranks: dict[tuple[str, Any], dict[int, float]] = defaultdict(dict)
+    sizes: dict[tuple[str, Any], int] = {}
+    for metric, team_id, value, team_rank, team_n, all_rank, all_n in rows:
+        for key, rank, n in (((metric, team_id), team_rank, team_n),
+                             ((metric, OVERALL), all_rank, all_n)):
+            ranks[key][rank] = float(value)
+            sizes[key] = n
+    result = {}
+    for key, by_rank in ranks.items():
+        n = sizes[key]
+        low = (n - 1) * 9 // 10 + 1
+        if low not in by_rank:
+            continue
         fraction = ((n - 1) * 9 % 10) / 10
-        low_value = by_rank[low]
-        high_value = by_rank.get(low + 1, low_value)
-        result[grp] = low_value + fraction * (high_value - low_value)
+        high = by_rank.get(low + 1, by_rank[low])
+        result[key] = by_rank[low] + fraction * (high - by_rank[low])
     return result
 
 
-def _minutes(seconds: Any) -> float | None:
-    return None if seconds is None else round(float(seconds) / 60, 2)
+def _totals(session: Session, query: KpiQuery, followup_delay: dt.timedelta):
+    """Totals per team id, plus their sum under OVERALL."""
+    totals: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for statement in (_order_totals(query, followup_delay), _visit_totals(query)):
+        for row in session.execute(statement).mappings():
+            for name, value in row.items():
+                if name != "team_id":
+                    totals[row["team_id"]][name] += float(value or 0)
+    overall: dict[str, float] = defaultdict(float)
+    for team_totals in list(totals.values()):
+        for name, value in team_totals.items():
+            overall[name] += value
+    return totals, overall
 
 
-def _rate(met: int, judged: int) -> float | None:
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 2)
+
+
+def _rate(met: float, judged: float) -> float | None:
     return round(met / judged, 4) if judged else None
 
 
-def _metrics(row: Any, p90_arrive: float | None, p90_complete: float | None) -> dict[str, Any]:
+def _metrics(t: dict[str, float], p90: dict[str, float | None]) -> dict[str, Any]:
+    def count(name: str) -> int:
+        return int(t.get(name, 0))
+
+    met = {"arrival": count("arrival_met"), "completion": count("completion_met"),
+           "followup": count("followup_met")}
+    judged = {"arrival": count("arrival_judged"), "completion": count("completion_judged"),
+              "followup": count("followup_reached") + count("followup_missed_open")}
+    durations = {}
+    for label, metric in DURATIONS.items():
+        n = count(f"{metric}_count")
+        durations[label] = {
+            "count": n,
+            "mean_minutes": _minutes(t[f"{metric}_sum"] / n) if n else None,
+            "p90_minutes": _minutes(p90.get(metric)),
+        }
     return {
-        "orders": row.orders,
-        "time_to_arrive": {
-            "count": row.arrive_count, "mean_minutes": _minutes(row.arrive_mean),
-            "p90_minutes": _minutes(p90_arrive),
-        },
-        "time_to_complete": {
-            "count": row.complete_count, "mean_minutes": _minutes(row.complete_mean),
-            "p90_minutes": _minutes(p90_complete),
-        },
+        "orders": count("orders"),
+        **durations,
         "sla": {
-            target: {
-                "met": getattr(row, f"{target}_met"),
-                "judged": getattr(row, f"{target}_judged"),
-                "rate": _rate(getattr(row, f"{target}_met"), getattr(row, f"{target}_judged")),
-            }
-            for target in ("arrival", "completion", "followup")
+            target: {"met": met[target], "judged": judged[target],
+                     "rate": _rate(met[target], judged[target])}
+            for target in TARGETS
         },
         "first_time_fix": {
-            "fixed": row.ftf_fixed, "completed": row.ftf_completed,
-            "rate": _rate(row.ftf_fixed, row.ftf_completed),
+            "fixed": count("ftf_fixed"), "completed": count("ftf_completed"),
+            "rate": _rate(count("ftf_fixed"), count("ftf_completed")),
         },
         "satisfaction": {
-            "count": int(row.sat_n),
-            "mean": round(float(row.sat_sum) / int(row.sat_n), 2) if row.sat_n else None,
+            "count": count("sat_n"),
+            "mean": round(t["sat_sum"] / count("sat_n"), 2) if count("sat_n") else None,
         },
-        "backlog": {status: getattr(row, f"backlog_{status}") for status in BACKLOG_STATUSES},
+        "backlog": {status: count(f"backlog_{status}") for status in BACKLOG_STATUSES},
     }
 
 
@@ -225,24 +258,27 @@ def compute_kpis(
     session: Session, query: KpiQuery, *, followup_delay: dt.timedelta
 ) -> dict[str, Any]:
     """The KPI report: `overall` and one entry per team that has orders in the cohort."""
-    overall_row = session.execute(_aggregates(query, followup_delay, grouped=False)).one()
-    overall_arrive = _p90(session, query, Order.arrived_at, grouped=False).get(0)
-    overall_complete = _p90(session, query, Order.completed_at, grouped=False).get(0)
-    team_rows = list(session.execute(_aggregates(query, followup_delay, grouped=True)))
-    team_arrive = _p90(session, query, Order.arrived_at, grouped=True)
-    team_complete = _p90(session, query, Order.completed_at, grouped=True)
+    if session.get_bind().dialect.name == "postgresql":
+        # The p90 ranking sorts every duration of the range: let it sort in memory, for this
+        # transaction only, instead of spilling to disk past the default 4 MB.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    totals, overall = _totals(session, query, followup_delay)
+    p90 = _p90s(session, query)
+    team_ids = [team_id for team_id in totals if team_id is not None]
     names = {
-        team_id: name for team_id, name in session.execute(select(Team.id, Team.name).where(
-            Team.id.in_([row.team_id for row in team_rows if row.team_id is not None])
-        ))
-    }
+        team_id: name
+        for team_id, name in session.execute(
+            select(Team.id, Team.name).where(Team.id.in_(team_ids))
+        )
+    } if team_ids else {}
+
+    def p90_of(key: Any) -> dict[str, float | None]:
+        return {metric: p90.get((metric, key)) for metric in DURATIONS.values()}
+
     teams = [
-        {
-            "team_id": row.team_id,
-            "team_name": names.get(row.team_id) if row.team_id else None,
-            **_metrics(row, team_arrive.get(row.team_id), team_complete.get(row.team_id)),
-        }
-        for row in team_rows
+        {"team_id": team_id, "team_name": names.get(team_id),
+         **_metrics(team_totals, p90_of(team_id))}
+        for team_id, team_totals in totals.items()
     ]
     teams.sort(key=lambda entry: (entry["team_name"] is None, entry["team_name"] or ""))
     return {
@@ -250,7 +286,7 @@ def compute_kpis(
         "to": query.end,
         "as_of": query.as_of,
         "team_id": query.team_id,
-        "overall": _metrics(overall_row, overall_arrive, overall_complete),
+        "overall": _metrics(overall, p90_of(OVERALL)),
         "teams": teams,
     }
 
@@ -265,15 +301,14 @@ def csv_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
             out[prefix] = value
 
     rows = []
-    for scope, team_id, team_name, metrics in [
-        ("overall", None, None, report["overall"]),
-        *(("team", t["team_id"], t["team_name"],
-           {k: v for k, v in t.items() if k not in ("team_id", "team_name")})
-          for t in report["teams"]),
-    ]:
+    scopes = [("overall", None, None, report["overall"])] + [
+        ("team", team["team_id"], team["team_name"],
+         {k: v for k, v in team.items() if k not in ("team_id", "team_name")})
+        for team in report["teams"]
+    ]
+    for scope, team_id, team_name, metrics in scopes:
         flat: dict[str, Any] = {"scope": scope, "team_id": team_id, "team_name": team_name}
         flatten("", metrics, flat)
         rows.append(flat)
     header = list(rows[0])
     return header, [[row[name] for name in header] for row in rows]
-
