@@ -277,7 +277,7 @@ class DeviceClient:
             try:
                 upload_one(self.store, self.transport, upload)
             except UploadRefused as error:
-                self.store.finish_upload(upload.media_id, "refused", str(error))
+                self.store.finish_upload(upload.media_id, "refused", f"{error.code}: {error}")
                 result.errors.append(f"upload {upload.media_id} refused: {error}")
                 continue
             except AuthenticationFailed:
