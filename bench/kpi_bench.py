@@ -33,8 +33,18 @@ log = logging.getLogger("kpi_bench")
 
 BENCH_SECRET = "kpi-bench-secret-key-0123456789abcdef"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-STATUSES = ["new", "assigned", "en_route", "on_site", "completed", "closed", "closed", "closed",
-            "closed", "cancelled"]
+STATUSES = [
+    "new",
+    "assigned",
+    "en_route",
+    "on_site",
+    "completed",
+    "closed",
+    "closed",
+    "closed",
+    "closed",
+    "cancelled",
+]
 PRIORITIES = ["urgent", "high", "normal", "normal", "low"]
 SLA = {"urgent": (45, 240), "high": (120, 480), "normal": (240, 1440), "low": (1440, 4320)}
 
@@ -66,9 +76,16 @@ def database(kind: str) -> Iterator[str]:
 def seed(session, count: int, start: dt.datetime, days: int, rng: random.Random) -> User:
     """`count` orders over `days` days for 20 teams, with on-site times, deadlines and visits."""
     teams = [
-        {"id": uuid.uuid4(), "name": f"Crew {i:02d}", "base_lat": 28.6 + i / 100,
-         "base_lon": 115.8 + i / 100, "skills": ["electrical"], "active": True,
-         "created_at": start, "updated_at": start}
+        {
+            "id": uuid.uuid4(),
+            "name": f"Crew {i:02d}",
+            "base_lat": 28.6 + i / 100,
+            "base_lon": 115.8 + i / 100,
+            "skills": ["electrical"],
+            "active": True,
+            "created_at": start,
+            "updated_at": start,
+        }
         for i in range(20)
     ]
     session.execute(insert(Team), teams)
@@ -88,33 +105,62 @@ def seed(session, count: int, start: dt.datetime, days: int, rng: random.Random)
         if status in ("completed", "closed"):
             completed = arrived + dt.timedelta(minutes=rng.expovariate(1 / (complete_within * 0.5)))
         order_id = uuid.uuid4()
-        batch.append({
-            "id": order_id, "number": f"WO-B-{n:07d}", "source": "hotline", "kind": "fault_repair",
-            "priority": priority, "title": "Bench order", "description": "", "customer_name": "C",
-            "address": "", "lat": 28.68, "lon": 115.86, "required_skills": [],
-            "sla_arrive_by": created + dt.timedelta(minutes=arrive_within),
-            "sla_complete_by": created + dt.timedelta(minutes=complete_within),
-            "status": status, "team_id": team, "user_ids": [], "notes": [], "media": [],
-            "field_state": {}, "needs_review": False, "arrived_at": arrived,
-            "completed_at": completed, "reopen_count": int(rng.random() < 0.08),
-            "version": 1, "created_at": created, "updated_at": created, "audit_seq": 0,
-            "audit_head": "0" * 64,
-        })
+        batch.append(
+            {
+                "id": order_id,
+                "number": f"WO-B-{n:07d}",
+                "source": "hotline",
+                "kind": "fault_repair",
+                "priority": priority,
+                "title": "Bench order",
+                "description": "",
+                "customer_name": "C",
+                "address": "",
+                "lat": 28.68,
+                "lon": 115.86,
+                "required_skills": [],
+                "sla_arrive_by": created + dt.timedelta(minutes=arrive_within),
+                "sla_complete_by": created + dt.timedelta(minutes=complete_within),
+                "status": status,
+                "team_id": team,
+                "user_ids": [],
+                "notes": [],
+                "media": [],
+                "field_state": {},
+                "needs_review": False,
+                "arrived_at": arrived,
+                "completed_at": completed,
+                "reopen_count": int(rng.random() < 0.08),
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+                "audit_seq": 0,
+                "audit_head": "0" * 64,
+            }
+        )
         if status == "closed":
-            visits.append({
-                "id": uuid.uuid4(), "order_id": order_id, "agent_id": agent.id,
-                "contacted_at": completed + dt.timedelta(hours=rng.uniform(1, 36)),
-                "channel": "phone", "reached": True, "satisfaction": rng.randint(1, 5),
-                "comment": "", "outcome": "resolved",
-                "due_at": completed + dt.timedelta(hours=24), "created_at": completed,
-            })
+            visits.append(
+                {
+                    "id": uuid.uuid4(),
+                    "order_id": order_id,
+                    "agent_id": agent.id,
+                    "contacted_at": completed + dt.timedelta(hours=rng.uniform(1, 36)),
+                    "channel": "phone",
+                    "reached": True,
+                    "satisfaction": rng.randint(1, 5),
+                    "comment": "",
+                    "outcome": "resolved",
+                    "due_at": completed + dt.timedelta(hours=24),
+                    "created_at": completed,
+                }
+            )
         if len(batch) == 5000:
             session.execute(insert(Order), batch)
             batch = []
     if batch:
         session.execute(insert(Order), batch)
     for i in range(0, len(visits), 5000):
-        session.execute(insert(Visit), visits[i:i + 5000])
+        session.execute(insert(Visit), visits[i : i + 5000])
     return agent
 
 
@@ -163,8 +209,14 @@ def main() -> None:
                 ("json, one team", f"/api/v1/reports/kpis?{span}&team_id={team_id}"),
             ]:
                 median, best = timed(client, url_path, headers, args.repeat)
-                log.info("%s, %d orders, %s: median %.0f ms, best %.0f ms",
-                         args.database, args.orders, label, median, best)
+                log.info(
+                    "%s, %d orders, %s: median %.0f ms, best %.0f ms",
+                    args.database,
+                    args.orders,
+                    label,
+                    median,
+                    best,
+                )
         with app.app_context():
             db.engine.dispose()
 

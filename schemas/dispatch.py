@@ -19,24 +19,36 @@ class SuggestedPositionSchema(Schema):
 class SuggestionSchema(Schema):
     team_id = fields.UUID()
     team_name = fields.String()
-    score = fields.Float(metadata={"description": "Weighted sum of the components, higher is better."})
+    score = fields.Float(
+        metadata={"description": "Weighted sum of the components, higher is better."}
+    )
     qualified = fields.Boolean(metadata={"description": "The team has every required skill."})
-    distance_km = fields.Float(allow_none=True, metadata={
-        "description": "Great-circle (haversine, R = 6371 km) distance; null if the order has no location.",
-    })
+    distance_km = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "Great-circle (haversine, R = 6371 km) distance; "
+            "null if the order has no location.",
+        },
+    )
     position = fields.Nested(SuggestedPositionSchema)
-    position_source = fields.String(metadata={
-        "description": "`device`: the newest report_location of a member's tablet within the "
-                       "freshness window; `base`: the team's base.",
-    })
+    position_source = fields.String(
+        metadata={
+            "description": "`device`: the newest report_location of a member's tablet within the "
+            "freshness window; `base`: the team's base.",
+        }
+    )
     position_at = UtcDateTime(allow_none=True)
     skills_covered = fields.List(fields.String())
     skills_missing = fields.List(fields.String())
     open_orders = fields.Integer(metadata={"description": "Orders assigned, en_route or on_site."})
-    components = fields.Dict(keys=fields.String(), values=fields.Float(), metadata={
-        "description": "distance = scale / (scale + km); skills = share covered; "
-                       "load = 1 / (1 + open_orders); each in [0, 1].",
-    })
+    components = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={
+            "description": "distance = scale / (scale + km); skills = share covered; "
+            "load = 1 / (1 + open_orders); each in [0, 1].",
+        },
+    )
 
 
 class WeightsSchema(Schema):

@@ -8,9 +8,13 @@ from schemas.base import Schema, UtcDateTime
 
 
 class KpiArgs(Schema):
-    from_ = UtcDateTime(data_key="from", metadata={
-        "description": "Start of the range of creation times (inclusive); default: `to` - 30 days.",
-    })
+    from_ = UtcDateTime(
+        data_key="from",
+        metadata={
+            "description": "Start of the range of creation times (inclusive); "
+            "default: `to` - 30 days.",
+        },
+    )
     to = UtcDateTime(metadata={"description": "End of the range (exclusive); default: now."})
     team_id = fields.UUID()
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))

@@ -9,9 +9,14 @@ from server.models.orders import KINDS, PRIORITIES, SOURCES
 
 
 class SkillsConditionSchema(Schema):
-    mode = fields.String(load_default="all", validate=validate.OneOf(("all", "any", "subset")),
-                         metadata={"description": "all: the order requires every listed skill; "
-                                   "any: at least one; subset: nothing beyond the listed ones."})
+    mode = fields.String(
+        load_default="all",
+        validate=validate.OneOf(("all", "any", "subset")),
+        metadata={
+            "description": "all: the order requires every listed skill; "
+            "any: at least one; subset: nothing beyond the listed ones."
+        },
+    )
     skills = fields.List(fields.String(validate=validate.Length(1, 64)), required=True)
 
 
@@ -23,9 +28,13 @@ class CenterSchema(LocationSchema):
 class AreaSchema(Schema):
     """Either a bounding box or a circle."""
 
-    bbox = fields.List(fields.Float(), validate=validate.Length(equal=4), metadata={
-        "description": "[min_lat, min_lon, max_lat, max_lon]",
-    })
+    bbox = fields.List(
+        fields.Float(),
+        validate=validate.Length(equal=4),
+        metadata={
+            "description": "[min_lat, min_lon, max_lat, max_lon]",
+        },
+    )
     center = fields.Nested(CenterSchema)
     radius_km = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
 
@@ -36,8 +45,9 @@ class AreaSchema(Schema):
                 raise ValidationError("Give either bbox or center with radius_km, not both.")
             min_lat, min_lon, max_lat, max_lon = data["bbox"]
             if not (-90 <= min_lat <= max_lat <= 90 and -180 <= min_lon <= max_lon <= 180):
-                raise ValidationError("bbox must be [min_lat, min_lon, max_lat, max_lon] with "
-                                      "min <= max.", "bbox")
+                raise ValidationError(
+                    "bbox must be [min_lat, min_lon, max_lat, max_lon] with min <= max.", "bbox"
+                )
         elif "center" not in data or "radius_km" not in data:
             raise ValidationError("An area is a bbox, or a center with a radius_km.")
 
@@ -65,9 +75,11 @@ class ActionSchema(Schema):
 class RuleSchema(Schema):
     id = fields.UUID(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(1, 200))
-    position = fields.Integer(metadata={
-        "description": "Rules are tried by ascending position; default: after the last rule.",
-    })
+    position = fields.Integer(
+        metadata={
+            "description": "Rules are tried by ascending position; default: after the last rule.",
+        }
+    )
     enabled = fields.Boolean(load_default=True)
     conditions = fields.Nested(ConditionsSchema, load_default=dict)
     action = fields.Nested(ActionSchema, required=True)

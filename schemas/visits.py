@@ -13,7 +13,9 @@ class VisitSchema(Schema):
     """A visit as sent and as served. `satisfaction` and `outcome` are required when the customer
     was reached and refused when not."""
 
-    id = fields.UUID(required=True, metadata={"description": "Client-generated; the idempotency key."})
+    id = fields.UUID(
+        required=True, metadata={"description": "Client-generated; the idempotency key."}
+    )
     order_id = fields.UUID(dump_only=True)
     agent_id = fields.UUID(dump_only=True)
     contacted_at = UtcDateTime(required=True)
@@ -57,8 +59,13 @@ class PendingOrderSchema(Schema):
 
     @staticmethod
     def _customer(order):
-        return CustomerSchema().dump({"name": order.customer_name, "phone": order.customer_phone,
-                                      "account": order.customer_account})
+        return CustomerSchema().dump(
+            {
+                "name": order.customer_name,
+                "phone": order.customer_phone,
+                "account": order.customer_account,
+            }
+        )
 
 
 class PendingFollowupSchema(Schema):

@@ -109,12 +109,22 @@ def run_on_create(session: Session, settings: Settings, order: Order) -> None:
         details = {"rule_id": rule.id, "rule_name": rule.name, **facts}
         if team_id is None:
             record_order_change(
-                session, order, action="auto_assign_skipped", source="system", actor=SYSTEM,
-                bump_version=False, details=details,
+                session,
+                order,
+                action="auto_assign_skipped",
+                source="system",
+                actor=SYSTEM,
+                bump_version=False,
+                details=details,
             )
         else:
             assign_order(
-                session, order, team_id=team_id, user_ids=None, actor=SYSTEM, source="system",
+                session,
+                order,
+                team_id=team_id,
+                user_ids=None,
+                actor=SYSTEM,
+                source="system",
                 details=details,
             )
         return
@@ -126,7 +136,9 @@ def _check_action(session: Session, action: dict[str, Any]) -> dict[str, Any]:
         return {"type": action["type"]}
     team = session.get(Team, action["team_id"])
     if team is None or not team.active:
-        raise ValidationFailed("No such active team.", errors={"action": {"team_id": ["Unknown team."]}})
+        raise ValidationFailed(
+            "No such active team.", errors={"action": {"team_id": ["Unknown team."]}}
+        )
     return {"type": "fixed_team", "team_id": str(team.id)}
 
 
@@ -145,9 +157,13 @@ def create_rule(session: Session, fields: dict[str, Any]) -> AssignmentRule:
         position = 10 if last is None else last + 10
     now = utcnow()
     rule = AssignmentRule(
-        name=fields["name"], position=position, enabled=fields.get("enabled", True),
+        name=fields["name"],
+        position=position,
+        enabled=fields.get("enabled", True),
         conditions=jsonable(fields.get("conditions") or {}),
-        action=_check_action(session, fields["action"]), created_at=now, updated_at=now,
+        action=_check_action(session, fields["action"]),
+        created_at=now,
+        updated_at=now,
     )
     session.add(rule)
     session.flush()

@@ -97,30 +97,51 @@ def _order_totals(query: KpiQuery, followup_delay: dt.timedelta):
             Order.team_id,
             func.count().label("orders"),
             func.count(Order.arrived_at).label("arrive_count"),
-            func.coalesce(func.sum(seconds_between(Order.arrived_at, Order.created_at)), 0)
-            .label("arrive_sum"),
+            func.coalesce(func.sum(seconds_between(Order.arrived_at, Order.created_at)), 0).label(
+                "arrive_sum"
+            ),
             func.count(Order.completed_at).label("complete_count"),
-            func.coalesce(func.sum(seconds_between(Order.completed_at, Order.created_at)), 0)
-            .label("complete_sum"),
+            func.coalesce(func.sum(seconds_between(Order.completed_at, Order.created_at)), 0).label(
+                "complete_sum"
+            ),
             _count_if(and_(live, Order.arrived_at <= Order.sla_arrive_by)).label("arrival_met"),
-            _count_if(and_(live, or_(
-                Order.arrived_at.is_not(None), Order.sla_arrive_by < query.as_of,
-            ))).label("arrival_judged"),
-            _count_if(and_(live, Order.completed_at <= Order.sla_complete_by))
-            .label("completion_met"),
-            _count_if(and_(live, or_(
-                Order.completed_at.is_not(None), Order.sla_complete_by < query.as_of,
-            ))).label("completion_judged"),
-            _count_if(and_(
-                Order.status.in_(AWAITING_FOLLOWUP),
-                Order.completed_at < query.as_of - followup_delay,
-            )).label("followup_missed_open"),
-            _count_if(and_(Order.completed_at.is_not(None), Order.reopen_count == 0))
-            .label("ftf_fixed"),
-            _count_if(or_(Order.completed_at.is_not(None), Order.reopen_count > 0))
-            .label("ftf_completed"),
-            *(_count_if(Order.status == status).label(f"backlog_{status}")
-              for status in BACKLOG_STATUSES),
+            _count_if(
+                and_(
+                    live,
+                    or_(
+                        Order.arrived_at.is_not(None),
+                        Order.sla_arrive_by < query.as_of,
+                    ),
+                )
+            ).label("arrival_judged"),
+            _count_if(and_(live, Order.completed_at <= Order.sla_complete_by)).label(
+                "completion_met"
+            ),
+            _count_if(
+                and_(
+                    live,
+                    or_(
+                        Order.completed_at.is_not(None),
+                        Order.sla_complete_by < query.as_of,
+                    ),
+                )
+            ).label("completion_judged"),
+            _count_if(
+                and_(
+                    Order.status.in_(AWAITING_FOLLOWUP),
+                    Order.completed_at < query.as_of - followup_delay,
+                )
+            ).label("followup_missed_open"),
+            _count_if(and_(Order.completed_at.is_not(None), Order.reopen_count == 0)).label(
+                "ftf_fixed"
+            ),
+            _count_if(or_(Order.completed_at.is_not(None), Order.reopen_count > 0)).label(
+                "ftf_completed"
+            ),
+            *(
+                _count_if(Order.status == status).label(f"backlog_{status}")
+                for status in BACKLOG_STATUSES
+            ),
         )
         .where(_cohort(query))
         .group_by(Order.team_id)
@@ -151,16 +172,21 @@ def _p90s(session: Session, query: KpiQuery) -> dict[tuple[str, Any], float]:
     the two ranks around it, per team and overall, and the interpolation is done here,
     identically on both databases.
     """
-    values = union_all(*(
-        select(
-            literal(metric).label("metric"), Order.team_id.label("team_id"),
-            seconds_between(getattr(Order, f"{column}_at"), Order.created_at).label("v"),
-        ).where(_cohort(query), getattr(Order, f"{column}_at").is_not(None))
-        for metric, column in (("arrive", "arrived"), ("complete", "completed"))
-    )).subquery("durations")
+    values = union_all(
+        *(
+            select(
+                literal(metric).label("metric"),
+                Order.team_id.label("team_id"),
+                seconds_between(getattr(Order, f"{column}_at"), Order.created_at).label("v"),
+            ).where(_cohort(query), getattr(Order, f"{column}_at").is_not(None))
+            for metric, column in (("arrive", "arrived"), ("complete", "completed"))
+        )
+    ).subquery("durations")
     by_team = (values.c.metric, values.c.team_id)
     ranked = select(
-        values.c.metric, values.c.team_id, values.c.v,
+        values.c.metric,
+        values.c.team_id,
+        values.c.v,
         func.row_number().over(partition_by=by_team, order_by=values.c.v).label("team_rank"),
         func.count().over(partition_by=by_team).label("team_n"),
         func.row_number().over(partition_by=values.c.metric, order_by=values.c.v).label("all_rank"),
@@ -172,15 +198,20 @@ def _p90s(session: Session, query: KpiQuery) -> dict[tuple[str, Any], float]:
         return or_(rank == low, rank == low + 1)
 
     rows = session.execute(
-        select(ranked).where(or_(
-            near_p90(ranked.c.team_rank, ranked.c.team_n), near_p90(ranked.c.all_rank, ranked.c.all_n),
-        ))
+        select(ranked).where(
+            or_(
+                near_p90(ranked.c.team_rank, ranked.c.team_n),
+                near_p90(ranked.c.all_rank, ranked.c.all_n),
+            )
+        )
     )
     ranks: dict[tuple[str, Any], dict[int, float]] = defaultdict(dict)
     sizes: dict[tuple[str, Any], int] = {}
     for metric, team_id, value, team_rank, team_n, all_rank, all_n in rows:
-        for key, rank, n in (((metric, team_id), team_rank, team_n),
-                             ((metric, OVERALL), all_rank, all_n)):
+        for key, rank, n in (
+            ((metric, team_id), team_rank, team_n),
+            ((metric, OVERALL), all_rank, all_n),
+        ):
             ranks[key][rank] = float(value)
             sizes[key] = n
     result = {}
@@ -222,10 +253,16 @@ def _metrics(t: dict[str, float], p90: dict[str, float | None]) -> dict[str, Any
     def count(name: str) -> int:
         return int(t.get(name, 0))
 
-    met = {"arrival": count("arrival_met"), "completion": count("completion_met"),
-           "followup": count("followup_met")}
-    judged = {"arrival": count("arrival_judged"), "completion": count("completion_judged"),
-              "followup": count("followup_reached") + count("followup_missed_open")}
+    met = {
+        "arrival": count("arrival_met"),
+        "completion": count("completion_met"),
+        "followup": count("followup_met"),
+    }
+    judged = {
+        "arrival": count("arrival_judged"),
+        "completion": count("completion_judged"),
+        "followup": count("followup_reached") + count("followup_missed_open"),
+    }
     durations = {}
     for label, metric in DURATIONS.items():
         n = count(f"{metric}_count")
@@ -238,12 +275,16 @@ def _metrics(t: dict[str, float], p90: dict[str, float | None]) -> dict[str, Any
         "orders": count("orders"),
         **durations,
         "sla": {
-            target: {"met": met[target], "judged": judged[target],
-                     "rate": _rate(met[target], judged[target])}
+            target: {
+                "met": met[target],
+                "judged": judged[target],
+                "rate": _rate(met[target], judged[target]),
+            }
             for target in TARGETS
         },
         "first_time_fix": {
-            "fixed": count("ftf_fixed"), "completed": count("ftf_completed"),
+            "fixed": count("ftf_fixed"),
+            "completed": count("ftf_completed"),
             "rate": _rate(count("ftf_fixed"), count("ftf_completed")),
         },
         "satisfaction": {
@@ -265,19 +306,26 @@ def compute_kpis(
     totals, overall = _totals(session, query, followup_delay)
     p90 = _p90s(session, query)
     team_ids = [team_id for team_id in totals if team_id is not None]
-    names = {
-        team_id: name
-        for team_id, name in session.execute(
-            select(Team.id, Team.name).where(Team.id.in_(team_ids))
-        )
-    } if team_ids else {}
+    names = (
+        {
+            team_id: name
+            for team_id, name in session.execute(
+                select(Team.id, Team.name).where(Team.id.in_(team_ids))
+            )
+        }
+        if team_ids
+        else {}
+    )
 
     def p90_of(key: Any) -> dict[str, float | None]:
         return {metric: p90.get((metric, key)) for metric in DURATIONS.values()}
 
     teams = [
-        {"team_id": team_id, "team_name": names.get(team_id),
-         **_metrics(team_totals, p90_of(team_id))}
+        {
+            "team_id": team_id,
+            "team_name": names.get(team_id),
+            **_metrics(team_totals, p90_of(team_id)),
+        }
         for team_id, team_totals in totals.items()
     ]
     teams.sort(key=lambda entry: (entry["team_name"] is None, entry["team_name"] or ""))
@@ -293,6 +341,7 @@ def compute_kpis(
 
 def csv_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """The report flattened: one row for overall, one per team; columns named by path."""
+
     def flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         if isinstance(value, dict):
             for key, inner in value.items():
@@ -302,8 +351,12 @@ def csv_rows(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
 
     rows = []
     scopes = [("overall", None, None, report["overall"])] + [
-        ("team", team["team_id"], team["team_name"],
-         {k: v for k, v in team.items() if k not in ("team_id", "team_name")})
+        (
+            "team",
+            team["team_id"],
+            team["team_name"],
+            {k: v for k, v in team.items() if k not in ("team_id", "team_name")},
+        )
         for team in report["teams"]
     ]
     for scope, team_id, team_name, metrics in scopes:

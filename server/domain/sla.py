@@ -89,7 +89,8 @@ def breached_condition(kind: str, now: dt.datetime, settings: Settings) -> Colum
     elif kind == "followup":
         late = exists(
             select(Visit.id).where(
-                Visit.order_id == Order.id, Visit.reached.is_(True),
+                Visit.order_id == Order.id,
+                Visit.reached.is_(True),
                 Visit.contacted_at > Visit.due_at,
             )
         )

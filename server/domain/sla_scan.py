@@ -42,9 +42,11 @@ def find_unrecorded_breaches(
 ) -> Iterator[Breach]:
     """Breaches known at `now` that have no `sla_breaches` row yet."""
     for target in SLA_TARGETS:
-        recorded = select(SlaBreach.order_id).where(
-            SlaBreach.order_id == Order.id, SlaBreach.target == target
-        ).exists()
+        recorded = (
+            select(SlaBreach.order_id)
+            .where(SlaBreach.order_id == Order.id, SlaBreach.target == target)
+            .exists()
+        )
         query = select(Order.id, _due_at(target, settings)).where(
             breached_condition(target, now, settings), ~recorded
         )
@@ -60,8 +62,9 @@ def _due_at(target: str, settings: Settings):
         return Order.sla_complete_by
     late_visit_due = (
         select(func.min(Visit.due_at))
-        .where(Visit.order_id == Order.id, Visit.reached.is_(True),
-               Visit.contacted_at > Visit.due_at)
+        .where(
+            Visit.order_id == Order.id, Visit.reached.is_(True), Visit.contacted_at > Visit.due_at
+        )
         .scalar_subquery()
     )
     # An open follow-up breach has no visit yet: its deadline is derived in Python (portable).
@@ -76,7 +79,7 @@ def record_breach(session: Session, breach: Breach, settings: Settings, now: dt.
         due_at = order.completed_at + followup_due_delta(settings)
     if due_at is None:
         return False
-    insert = (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     claimed = session.execute(
         insert(SlaBreach)
         .values(order_id=order.id, target=breach.target, due_at=due_at, detected_at=now)
@@ -89,7 +92,11 @@ def record_breach(session: Session, breach: Breach, settings: Settings, now: dt.
         select(overdue_condition(breach.target, now, settings)).where(Order.id == order.id)
     ).scalar()
     record_order_change(
-        session, order, action="sla_breached", source="system", actor=SYSTEM,
+        session,
+        order,
+        action="sla_breached",
+        source="system",
+        actor=SYSTEM,
         bump_version=False,
         details={
             "target": breach.target,
@@ -122,7 +129,7 @@ def run_scan(
     recorded: Counter[str] = Counter()
     for start in range(0, len(pending), BATCH_SIZE):
         with transaction() as session:
-            for breach in pending[start:start + BATCH_SIZE]:
+            for breach in pending[start : start + BATCH_SIZE]:
                 if record_breach(session, breach, settings, now):
                     recorded[breach.target] += 1
     return recorded

@@ -84,8 +84,11 @@ def _fresh_positions(
         select(User.team_id, Device.last_location, Device.last_location_at)
         .join(User, User.id == Device.user_id)
         .where(
-            User.team_id.in_(team_ids), User.active.is_(True), Device.revoked_at.is_(None),
-            Device.last_location.is_not(None), Device.last_location_at >= since,
+            User.team_id.in_(team_ids),
+            User.active.is_(True),
+            Device.revoked_at.is_(None),
+            Device.last_location.is_not(None),
+            Device.last_location_at >= since,
         )
     )
     newest: dict[uuid.UUID, tuple[dict[str, Any], dt.datetime]] = {}
@@ -102,8 +105,9 @@ def _open_load(
 ) -> dict[uuid.UUID, int]:
     rows = session.execute(
         select(Order.team_id, func.count())
-        .where(Order.team_id.in_(team_ids), Order.status.in_(OPEN_STATUSES),
-               Order.id != exclude_order)
+        .where(
+            Order.team_id.in_(team_ids), Order.status.in_(OPEN_STATUSES), Order.id != exclude_order
+        )
         .group_by(Order.team_id)
     )
     return {team_id: count for team_id, count in rows}
@@ -129,10 +133,15 @@ def rank_teams(
             position = {"lat": float(location["lat"]), "lon": float(location["lon"])}
             source = "device"
         else:
-            position, position_at, source = {"lat": team.base_lat, "lon": team.base_lon}, None, "base"
+            position, position_at, source = (
+                {"lat": team.base_lat, "lon": team.base_lon},
+                None,
+                "base",
+            )
         distance = (
             haversine_km(order.lat, order.lon, position["lat"], position["lon"])
-            if has_location else None
+            if has_location
+            else None
         )
         team_skills = set(team.skills or [])
         covered = [skill for skill in required if skill in team_skills]
@@ -142,7 +151,8 @@ def rank_teams(
             "distance": (
                 settings.suggestion_distance_scale_km
                 / (settings.suggestion_distance_scale_km + distance)
-                if distance is not None else 0.0
+                if distance is not None
+                else 0.0
             ),
             "skills": len(covered) / len(required) if required else 1.0,
             "load": 1.0 / (1 + open_orders),
@@ -152,14 +162,26 @@ def rank_teams(
             + weights.skills * components["skills"]
             + weights.load * components["load"]
         )
-        suggestions.append(Suggestion(
-            team_id=team.id, team_name=team.name, score=round(score, 6),
-            distance_km=round(distance, 3) if distance is not None else None,
-            position=position, position_source=source, position_at=position_at,
-            skills_covered=covered, skills_missing=missing, open_orders=open_orders,
-            components={name: round(value, 6) for name, value in components.items()},
-        ))
-    suggestions.sort(key=lambda s: (
-        -s.score, s.distance_km if s.distance_km is not None else math.inf, s.team_name,
-    ))
+        suggestions.append(
+            Suggestion(
+                team_id=team.id,
+                team_name=team.name,
+                score=round(score, 6),
+                distance_km=round(distance, 3) if distance is not None else None,
+                position=position,
+                position_source=source,
+                position_at=position_at,
+                skills_covered=covered,
+                skills_missing=missing,
+                open_orders=open_orders,
+                components={name: round(value, 6) for name, value in components.items()},
+            )
+        )
+    suggestions.sort(
+        key=lambda s: (
+            -s.score,
+            s.distance_km if s.distance_km is not None else math.inf,
+            s.team_name,
+        )
+    )
     return suggestions

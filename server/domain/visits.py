@@ -31,7 +31,12 @@ from server.models.dispatch import Visit
 from server.models.orders import Order
 
 CONTENT_FIELDS = (
-    "contacted_at", "channel", "reached", "satisfaction", "comment", "outcome",
+    "contacted_at",
+    "channel",
+    "reached",
+    "satisfaction",
+    "comment",
+    "outcome",
 )
 
 
@@ -65,7 +70,11 @@ def _normalised(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_visit(
-    session: Session, settings: Settings, order: Order, *, actor: Actor,
+    session: Session,
+    settings: Settings,
+    order: Order,
+    *,
+    actor: Actor,
     fields: dict[str, Any],
 ) -> VisitOutcome:
     """Record a visit of the order (held locked) and apply its outcome."""
@@ -85,35 +94,49 @@ def record_visit(
             f"Only a completed order takes a follow-up visit; this one is {order.status}."
         )
     visit = Visit(
-        id=fields["id"], order_id=order.id, agent_id=actor.user_id,
+        id=fields["id"],
+        order_id=order.id,
+        agent_id=actor.user_id,
         due_at=followup_due_at(order.completed_at, settings),
         **{name: fields[name] for name in CONTENT_FIELDS},
     )
     session.add(visit)
     session.flush()
     details = {
-        "visit_id": visit.id, "channel": visit.channel, "reached": visit.reached,
-        "satisfaction": visit.satisfaction, "outcome": visit.outcome,
-        "contacted_at": visit.contacted_at, "due_at": visit.due_at, "comment": visit.comment,
+        "visit_id": visit.id,
+        "channel": visit.channel,
+        "reached": visit.reached,
+        "satisfaction": visit.satisfaction,
+        "outcome": visit.outcome,
+        "contacted_at": visit.contacted_at,
+        "due_at": visit.due_at,
+        "comment": visit.comment,
     }
     record_order_change(
-        session, order, action="followup_visit", source="staff", actor=actor,
-        bump_version=False, details=details, event_time=visit.contacted_at,
+        session,
+        order,
+        action="followup_visit",
+        source="staff",
+        actor=actor,
+        bump_version=False,
+        details=details,
+        event_time=visit.contacted_at,
     )
     if visit.reached and visit.outcome == "resolved":
         close_order(session, order, actor=actor, details={"visit_id": visit.id})
     elif visit.reached and visit.outcome == "reopen":
         reopen_order(
-            session, order, actor=actor,
-            reason=visit.comment or "The customer reported at the follow-up that the problem persists.",
+            session,
+            order,
+            actor=actor,
+            reason=visit.comment
+            or "The customer reported at the follow-up that the problem persists.",
             details={"visit_id": visit.id},
         )
     return VisitOutcome(visit, created=True)
 
 
-def order_visits(
-    session: Session, order_id: uuid.UUID, *, limit: int, cursor: str | None
-) -> Page:
+def order_visits(session: Session, order_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page:
     """An order's visits in the order they were recorded."""
     return keyset_page(
         session, select(Visit).where(Visit.order_id == order_id), Visit, limit=limit, cursor=cursor
@@ -130,7 +153,12 @@ class PendingFollowup:
 
 
 def pending_followups(
-    session: Session, settings: Settings, now: dt.datetime, *, limit: int, cursor: str | None,
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    *,
+    limit: int,
+    cursor: str | None,
     overdue_only: bool = False,
 ) -> Page:
     """Completed orders awaiting their follow-up, oldest completion first."""
@@ -139,25 +167,34 @@ def pending_followups(
         query = query.where(overdue_condition("followup", now, settings))
     if cursor:
         completed_at, order_id = decode_cursor(cursor)
-        query = query.where(or_(
-            Order.completed_at > completed_at,
-            and_(Order.completed_at == completed_at, Order.id > order_id),
-        ))
+        query = query.where(
+            or_(
+                Order.completed_at > completed_at,
+                and_(Order.completed_at == completed_at, Order.id > order_id),
+            )
+        )
     orders = list(session.scalars(query.order_by(Order.completed_at, Order.id).limit(limit + 1)))
     next_cursor = None
     if len(orders) > limit:
         orders = orders[:limit]
         next_cursor = encode_cursor(orders[-1].completed_at, orders[-1].id)
-    attempts = {
-        order_id: (count, last)
-        for order_id, count, last in session.execute(
-            select(Visit.order_id, func.count(), func.max(Visit.contacted_at))
-            .join(Order, Order.id == Visit.order_id)
-            # Attempts since the latest completion; a reopened order starts over.
-            .where(Visit.order_id.in_([o.id for o in orders]), Visit.created_at >= Order.completed_at)
-            .group_by(Visit.order_id)
-        )
-    } if orders else {}
+    attempts = (
+        {
+            order_id: (count, last)
+            for order_id, count, last in session.execute(
+                select(Visit.order_id, func.count(), func.max(Visit.contacted_at))
+                .join(Order, Order.id == Visit.order_id)
+                # Attempts since the latest completion; a reopened order starts over.
+                .where(
+                    Visit.order_id.in_([o.id for o in orders]),
+                    Visit.created_at >= Order.completed_at,
+                )
+                .group_by(Visit.order_id)
+            )
+        }
+        if orders
+        else {}
+    )
     items = []
     for order in orders:
         due_at = followup_due_at(order.completed_at, settings)

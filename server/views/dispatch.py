@@ -30,7 +30,9 @@ def suggestions(args: dict[str, Any]):
     return {
         "order_id": order.id,
         "weights": {
-            "distance": weights.distance, "skills": weights.skills, "load": weights.load,
+            "distance": weights.distance,
+            "skills": weights.skills,
+            "load": weights.load,
             "distance_scale_km": settings.suggestion_distance_scale_km,
             "position_fresh_minutes": settings.position_fresh_minutes,
         },

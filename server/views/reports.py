@@ -45,7 +45,9 @@ def kpis(args: dict[str, Any]):
     now = utcnow()
     end = args.get("to") or now
     query = KpiQuery(
-        start=args.get("from_") or end - DEFAULT_RANGE, end=end, as_of=now,
+        start=args.get("from_") or end - DEFAULT_RANGE,
+        end=end,
+        as_of=now,
         team_id=args.get("team_id"),
     )
     report = compute_kpis(
@@ -58,6 +60,10 @@ def kpis(args: dict[str, Any]):
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows([_csv_value(value) for value in row] for row in rows)
-    return Response(buffer.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="kpis.csv"',
-    })
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="kpis.csv"',
+        },
+    )

@@ -29,8 +29,12 @@ VISITORS = ("agent", "dispatcher", "admin")
 def pending(args: dict[str, Any]):
     """Completed orders awaiting their follow-up, oldest completion first, with due time."""
     page = visits.pending_followups(
-        db.session, current_app.config["SETTINGS"], utcnow(), limit=args["limit"],
-        cursor=args["cursor"], overdue_only=bool(args.get("overdue")),
+        db.session,
+        current_app.config["SETTINGS"],
+        utcnow(),
+        limit=args["limit"],
+        cursor=args["cursor"],
+        overdue_only=bool(args.get("overdue")),
     )
     return page.as_dict()
 
@@ -50,16 +54,25 @@ class OrderVisits(MethodView):
     @require_roles(*VISITORS)
     @blp.arguments(VisitSchema)
     @blp.response(201, VisitSchema)
-    @blp.alt_response(200, schema=VisitSchema, description="Replay of a stored visit (same id "
-                      "and content): nothing changed.")
-    @blp.alt_response(409, description="`invalid_transition` (the order is not completed) or "
-                      "`visit_id_reused` (the id belongs to a visit with other content).")
+    @blp.alt_response(
+        200,
+        schema=VisitSchema,
+        description="Replay of a stored visit (same id and content): nothing changed.",
+    )
+    @blp.alt_response(
+        409,
+        description="`invalid_transition` (the order is not completed) or "
+        "`visit_id_reused` (the id belongs to a visit with other content).",
+    )
     def post(self, fields: dict[str, Any], order_id: uuid.UUID):
         """Record a visit: `resolved` closes the order, `reopen` reopens it; idempotent on `id`."""
         principal = current_principal()
         order = get_visible_order(db.session, principal, order_id, for_update=True)
         outcome = visits.record_visit(
-            db.session, current_app.config["SETTINGS"], order, actor=principal.actor,
+            db.session,
+            current_app.config["SETTINGS"],
+            order,
+            actor=principal.actor,
             fields=fields,
         )
         return outcome.visit, 201 if outcome.created else 200

@@ -81,8 +81,12 @@ class Helpers:
     def completed_order(self, *, team=None, completed_at: dt.datetime, **fields: Any) -> Order:
         """An order the crew completed at `completed_at` (as the sync engine would record it)."""
         order = self.factory.order(team=team or self.factory.team(), **fields)
-        self.set_order(order.id, status="completed", arrived_at=completed_at - dt.timedelta(hours=1),
-                       completed_at=completed_at)
+        self.set_order(
+            order.id,
+            status="completed",
+            arrived_at=completed_at - dt.timedelta(hours=1),
+            completed_at=completed_at,
+        )
         return order
 
 

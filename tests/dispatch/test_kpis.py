@@ -43,7 +43,10 @@ def dataset(app, helpers, factory):
     def make(team, status, arrive=None, complete=None, reopen_count=0, created=base, **sla):
         order = factory.order(team=team, **(sla or deadlines))
         helpers.set_order(
-            order.id, created_at=created, status=status, reopen_count=reopen_count,
+            order.id,
+            created_at=created,
+            status=status,
+            reopen_count=reopen_count,
             arrived_at=base + arrive * MINUTE if arrive is not None else None,
             completed_at=base + complete * MINUTE if complete is not None else None,
         )
@@ -51,11 +54,20 @@ def dataset(app, helpers, factory):
 
     def visit(order, completed_minutes, after, satisfaction):
         completed_at = base + completed_minutes * MINUTE
-        visits.append(Visit(
-            id=uuid.uuid4(), order_id=order.id, agent_id=agent.id, channel="phone", reached=True,
-            contacted_at=completed_at + after, satisfaction=satisfaction, outcome="resolved",
-            comment="", due_at=completed_at + 24 * HOUR,
-        ))
+        visits.append(
+            Visit(
+                id=uuid.uuid4(),
+                order_id=order.id,
+                agent_id=agent.id,
+                channel="phone",
+                reached=True,
+                contacted_at=completed_at + after,
+                satisfaction=satisfaction,
+                outcome="resolved",
+                comment="",
+                due_at=completed_at + 24 * HOUR,
+            )
+        )
 
     visit(make(alpha, "closed", 30, 120), 120, 2 * HOUR, 5)
     make(alpha, "completed", 90, 300)
@@ -72,7 +84,9 @@ def dataset(app, helpers, factory):
 
 
 def kpis(helpers, query, headers=None):
-    response = helpers.client.get(f"/api/v1/reports/kpis?{query}", headers=headers or helpers.dispatcher)
+    response = helpers.client.get(
+        f"/api/v1/reports/kpis?{query}", headers=headers or helpers.dispatcher
+    )
     assert response.status_code == 200, response.json
     return response
 
@@ -100,7 +114,13 @@ def test_kpis_per_team_match_the_hand_computed_figures(helpers, dataset):
     }
     assert alpha["first_time_fix"] == {"fixed": 2, "completed": 3, "rate": 0.6667}
     assert alpha["satisfaction"] == {"count": 2, "mean": 4.0}
-    assert alpha["backlog"] == {"new": 0, "assigned": 1, "en_route": 0, "on_site": 0, "completed": 1}
+    assert alpha["backlog"] == {
+        "new": 0,
+        "assigned": 1,
+        "en_route": 0,
+        "on_site": 0,
+        "completed": 1,
+    }
 
     beta = teams["Beta"]
     assert beta["orders"] == 3
@@ -134,7 +154,13 @@ def test_overall_kpis_match_the_hand_computed_figures(helpers, dataset):
     }
     assert overall["first_time_fix"] == {"fixed": 3, "completed": 4, "rate": 0.75}
     assert overall["satisfaction"] == {"count": 3, "mean": 4.0}
-    assert overall["backlog"] == {"new": 1, "assigned": 1, "en_route": 1, "on_site": 0, "completed": 1}
+    assert overall["backlog"] == {
+        "new": 1,
+        "assigned": 1,
+        "en_route": 1,
+        "on_site": 0,
+        "completed": 1,
+    }
 
 
 def test_kpis_of_one_team(helpers, dataset):
@@ -157,7 +183,9 @@ def test_a_range_with_no_orders_reports_zeros_and_nulls(helpers, dataset):
 
 
 def test_kpis_as_csv_have_a_header_and_one_row_per_scope(helpers, dataset, factory):
-    response = kpis(helpers, f"{range_query(dataset)}&format=csv", headers=factory.staff_headers("agent"))
+    response = kpis(
+        helpers, f"{range_query(dataset)}&format=csv", headers=factory.staff_headers("agent")
+    )
 
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -166,7 +194,11 @@ def test_kpis_as_csv_have_a_header_and_one_row_per_scope(helpers, dataset, facto
     assert "sla_arrival_rate" in header and "backlog_completed" in header
     assert "time_to_arrive_p90_minutes" in header
     assert [(row["scope"], row["team_name"]) for row in rows] == [
-        ("overall", ""), ("team", "Alpha"), ("team", "Beta"), ("team", "")]
+        ("overall", ""),
+        ("team", "Alpha"),
+        ("team", "Beta"),
+        ("team", ""),
+    ]
     overall = rows[0]
     assert overall["orders"] == "8"
     assert overall["time_to_arrive_p90_minutes"] == "78.0"
@@ -179,7 +211,9 @@ def test_kpi_arguments_are_validated_and_crews_are_refused(helpers, factory):
         "/api/v1/reports/kpis?from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z",
         headers=helpers.dispatcher,
     )
-    naive = helpers.client.get("/api/v1/reports/kpis?from=2026-11-01T00:00:00", headers=helpers.dispatcher)
+    naive = helpers.client.get(
+        "/api/v1/reports/kpis?from=2026-11-01T00:00:00", headers=helpers.dispatcher
+    )
     crew = helpers.client.get("/api/v1/reports/kpis", headers=factory.staff_headers("crew"))
 
     assert backwards.status_code == 422 and "from" in backwards.json["errors"]
@@ -190,10 +224,18 @@ def test_kpi_arguments_are_validated_and_crews_are_refused(helpers, factory):
 def test_an_arrival_synced_late_counts_at_its_on_site_time(helpers, factory):
     """Arrived 10:05 (device time, corrected for skew), synced at 13:00, target 10:30: met."""
     day = (utcnow() - 2 * DAY).replace(hour=0, minute=0, second=0, microsecond=0)
-    order = factory.order(team=factory.team(), sla_arrive_by=day.replace(hour=10, minute=30),
-                          sla_complete_by=day.replace(hour=16))
-    helpers.set_order(order.id, created_at=day.replace(hour=9, minute=50), status="on_site",
-                      arrived_at=day.replace(hour=10, minute=5), updated_at=day.replace(hour=13))
+    order = factory.order(
+        team=factory.team(),
+        sla_arrive_by=day.replace(hour=10, minute=30),
+        sla_complete_by=day.replace(hour=16),
+    )
+    helpers.set_order(
+        order.id,
+        created_at=day.replace(hour=9, minute=50),
+        status="on_site",
+        arrived_at=day.replace(hour=10, minute=5),
+        updated_at=day.replace(hour=13),
+    )
 
     report = kpis(helpers, f"from={iso(day)}&to={iso(day + DAY)}").json
 

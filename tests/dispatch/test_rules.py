@@ -15,7 +15,9 @@ JIUJIANG = {"lat": 29.70, "lon": 116.00}
 
 def add_rule(helpers, headers=None, **fields: Any) -> dict[str, Any]:
     body = {"name": "rule", "action": {"type": "best_suggestion"}, **fields}
-    response = helpers.client.post("/api/v1/rules", json=body, headers=headers or helpers.dispatcher)
+    response = helpers.client.post(
+        "/api/v1/rules", json=body, headers=headers or helpers.dispatcher
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -28,25 +30,54 @@ CONDITION_CASES = [
     ("source", {"source": ["hotline", "portal"]}, {"source": "portal"}, {"source": "patrol"}),
     ("kind", {"kind": ["installation"]}, {"kind": "installation"}, {"kind": "maintenance"}),
     ("priority", {"priority": ["urgent", "high"]}, {"priority": "urgent"}, {"priority": "low"}),
-    ("skills all", {"required_skills": {"mode": "all", "skills": ["gas", "electrical"]}},
-     {"required_skills": ["electrical", "gas", "welding"]}, {"required_skills": ["gas"]}),
-    ("skills any", {"required_skills": {"mode": "any", "skills": ["gas", "water"]}},
-     {"required_skills": ["water"]}, {"required_skills": ["electrical"]}),
-    ("skills subset", {"required_skills": {"mode": "subset", "skills": ["gas", "electrical"]}},
-     {"required_skills": ["gas"]}, {"required_skills": ["gas", "welding"]}),
-    ("bbox", {"area": {"bbox": [28.5, 115.7, 28.9, 116.0]}},
-     {"location": NANCHANG}, {"location": JIUJIANG}),
-    ("radius", {"area": {"center": {"lat": 28.70, "lon": 115.86}, "radius_km": 5}},
-     {"location": NANCHANG}, {"location": JIUJIANG}),
-    ("area needs a location", {"area": {"bbox": [28.5, 115.7, 28.9, 116.0]}},
-     {"location": NANCHANG}, {"location": None}),
-    ("all conditions together", {"source": ["hotline"], "priority": ["urgent"]},
-     {"source": "hotline", "priority": "urgent"}, {"source": "hotline", "priority": "normal"}),
+    (
+        "skills all",
+        {"required_skills": {"mode": "all", "skills": ["gas", "electrical"]}},
+        {"required_skills": ["electrical", "gas", "welding"]},
+        {"required_skills": ["gas"]},
+    ),
+    (
+        "skills any",
+        {"required_skills": {"mode": "any", "skills": ["gas", "water"]}},
+        {"required_skills": ["water"]},
+        {"required_skills": ["electrical"]},
+    ),
+    (
+        "skills subset",
+        {"required_skills": {"mode": "subset", "skills": ["gas", "electrical"]}},
+        {"required_skills": ["gas"]},
+        {"required_skills": ["gas", "welding"]},
+    ),
+    (
+        "bbox",
+        {"area": {"bbox": [28.5, 115.7, 28.9, 116.0]}},
+        {"location": NANCHANG},
+        {"location": JIUJIANG},
+    ),
+    (
+        "radius",
+        {"area": {"center": {"lat": 28.70, "lon": 115.86}, "radius_km": 5}},
+        {"location": NANCHANG},
+        {"location": JIUJIANG},
+    ),
+    (
+        "area needs a location",
+        {"area": {"bbox": [28.5, 115.7, 28.9, 116.0]}},
+        {"location": NANCHANG},
+        {"location": None},
+    ),
+    (
+        "all conditions together",
+        {"source": ["hotline"], "priority": ["urgent"]},
+        {"source": "hotline", "priority": "urgent"},
+        {"source": "hotline", "priority": "normal"},
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("conditions", "matching", "other"), [case[1:] for case in CONDITION_CASES],
+    ("conditions", "matching", "other"),
+    [case[1:] for case in CONDITION_CASES],
     ids=[case[0] for case in CONDITION_CASES],
 )
 def test_each_condition_type_assigns_matching_orders_and_leaves_others_new(
@@ -108,8 +139,12 @@ def test_best_suggestion_picks_the_nearest_team_with_every_required_skill(helper
 
 def test_fixed_team_assignment_is_audited_with_its_rule(helpers, factory):
     team = factory.team(name="Night shift")
-    rule = add_rule(helpers, name="urgent to night shift", conditions={"priority": ["urgent"]},
-                    action=fixed(team))
+    rule = add_rule(
+        helpers,
+        name="urgent to night shift",
+        conditions={"priority": ["urgent"]},
+        action=fixed(team),
+    )
 
     order = helpers.create(priority="urgent")
 
@@ -148,8 +183,12 @@ def test_rules_crud_lists_in_trial_order(helpers, factory):
     admin = factory.staff_headers("admin")
     team = factory.team()
     late = add_rule(helpers, name="late", position=50, action=fixed(team), headers=admin)
-    early = add_rule(helpers, name="early", position=5,
-                     conditions={"area": {"center": {"lat": 28.7, "lon": 115.9}, "radius_km": 3}})
+    early = add_rule(
+        helpers,
+        name="early",
+        position=5,
+        conditions={"area": {"center": {"lat": 28.7, "lon": 115.9}, "radius_km": 3}},
+    )
     appended = add_rule(helpers, name="appended")
 
     assert appended["position"] == 60
@@ -160,8 +199,9 @@ def test_rules_crud_lists_in_trial_order(helpers, factory):
     fetched = helpers.client.get(f"/api/v1/rules/{early['id']}", headers=admin).json
     assert fetched["conditions"]["area"] == {"center": {"lat": 28.7, "lon": 115.9}, "radius_km": 3}
     assert fetched["action"] == {"type": "best_suggestion"}
-    patched = helpers.client.patch(f"/api/v1/rules/{late['id']}",
-                                   json={"enabled": False, "name": "late (off)"}, headers=admin)
+    patched = helpers.client.patch(
+        f"/api/v1/rules/{late['id']}", json={"enabled": False, "name": "late (off)"}, headers=admin
+    )
     assert patched.json["enabled"] is False and patched.json["name"] == "late (off)"
     assert patched.json["action"] == {"type": "fixed_team", "team_id": str(team.id)}
     deleted = helpers.client.delete(f"/api/v1/rules/{late['id']}", headers=admin)
@@ -170,20 +210,48 @@ def test_rules_crud_lists_in_trial_order(helpers, factory):
     assert gone.status_code == 404 and gone.json["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": "x", "action": {"type": "fixed_team"}}, "action"),
-    ({"name": "x", "action": {"type": "teleport"}}, "action"),
-    ({"name": "x", "action": {"type": "fixed_team",
-                              "team_id": "00000000-0000-4000-8000-000000000000"}}, "action"),
-    ({"name": "x", "action": {"type": "best_suggestion"},
-      "conditions": {"area": {"bbox": [29, 115, 28, 116]}}}, "conditions"),
-    ({"name": "x", "action": {"type": "best_suggestion"},
-      "conditions": {"area": {"center": {"lat": 28, "lon": 115}}}}, "conditions"),
-    ({"name": "x", "action": {"type": "best_suggestion"}, "conditions": {"priority": ["asap"]}},
-     "conditions"),
-    ({"name": "x", "action": {"type": "best_suggestion"}, "conditions": {"colour": ["red"]}},
-     "conditions"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "x", "action": {"type": "fixed_team"}}, "action"),
+        ({"name": "x", "action": {"type": "teleport"}}, "action"),
+        (
+            {
+                "name": "x",
+                "action": {"type": "fixed_team", "team_id": "00000000-0000-4000-8000-000000000000"},
+            },
+            "action",
+        ),
+        (
+            {
+                "name": "x",
+                "action": {"type": "best_suggestion"},
+                "conditions": {"area": {"bbox": [29, 115, 28, 116]}},
+            },
+            "conditions",
+        ),
+        (
+            {
+                "name": "x",
+                "action": {"type": "best_suggestion"},
+                "conditions": {"area": {"center": {"lat": 28, "lon": 115}}},
+            },
+            "conditions",
+        ),
+        (
+            {
+                "name": "x",
+                "action": {"type": "best_suggestion"},
+                "conditions": {"priority": ["asap"]},
+            },
+            "conditions",
+        ),
+        (
+            {"name": "x", "action": {"type": "best_suggestion"}, "conditions": {"colour": ["red"]}},
+            "conditions",
+        ),
+    ],
+)
 def test_invalid_rules_are_refused_with_field_errors(helpers, body, field):
     response = helpers.client.post("/api/v1/rules", json=body, headers=helpers.dispatcher)
 

@@ -1,4 +1,4 @@
-"""SLA deadlines per priority, the overdue filter, and the breach scan (once per order and target)."""
+"""SLA deadlines per priority, the overdue filter, and the breach scan (once per order, target)."""
 
 from __future__ import annotations
 
@@ -24,18 +24,25 @@ def parse_time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@pytest.mark.parametrize(("priority", "arrive", "complete"), [
-    ("urgent", dt.timedelta(minutes=45), dt.timedelta(hours=4)),
-    ("high", dt.timedelta(hours=2), dt.timedelta(hours=8)),
-    ("normal", dt.timedelta(hours=4), dt.timedelta(hours=24)),
-    ("low", dt.timedelta(hours=24), dt.timedelta(hours=72)),
-])
+@pytest.mark.parametrize(
+    ("priority", "arrive", "complete"),
+    [
+        ("urgent", dt.timedelta(minutes=45), dt.timedelta(hours=4)),
+        ("high", dt.timedelta(hours=2), dt.timedelta(hours=8)),
+        ("normal", dt.timedelta(hours=4), dt.timedelta(hours=24)),
+        ("low", dt.timedelta(hours=24), dt.timedelta(hours=72)),
+    ],
+)
 def test_deadlines_default_from_the_priority_targets(helpers, priority, arrive, complete):
     order = helpers.create(priority=priority)
 
     created = parse_time(order["created_at"])
-    assert parse_time(order["sla"]["arrive_by"]) - created == pytest.approx(arrive, abs=dt.timedelta(milliseconds=1))
-    assert parse_time(order["sla"]["complete_by"]) - created == pytest.approx(complete, abs=dt.timedelta(milliseconds=1))
+    assert parse_time(order["sla"]["arrive_by"]) - created == pytest.approx(
+        arrive, abs=dt.timedelta(milliseconds=1)
+    )
+    assert parse_time(order["sla"]["complete_by"]) - created == pytest.approx(
+        complete, abs=dt.timedelta(milliseconds=1)
+    )
 
 
 def test_deadlines_the_creator_sets_are_kept(helpers):
@@ -43,7 +50,9 @@ def test_deadlines_the_creator_sets_are_kept(helpers):
 
     assert order["sla"]["arrive_by"] == "2026-11-22T01:00:00.000Z"
     created = parse_time(order["created_at"])
-    assert parse_time(order["sla"]["complete_by"]) - created == pytest.approx(4 * HOUR, abs=dt.timedelta(milliseconds=1))
+    assert parse_time(order["sla"]["complete_by"]) - created == pytest.approx(
+        4 * HOUR, abs=dt.timedelta(milliseconds=1)
+    )
 
 
 def test_configured_targets_override_the_defaults_per_priority():
@@ -55,8 +64,14 @@ def test_configured_targets_override_the_defaults_per_priority():
     apply_default_deadlines(urgent, settings)
     apply_default_deadlines(normal, settings)
 
-    assert (urgent.sla_arrive_by, urgent.sla_complete_by) == (created + dt.timedelta(minutes=30), created + 2 * HOUR)
-    assert (normal.sla_arrive_by, normal.sla_complete_by) == (created + 4 * HOUR, created + 24 * HOUR)
+    assert (urgent.sla_arrive_by, urgent.sla_complete_by) == (
+        created + dt.timedelta(minutes=30),
+        created + 2 * HOUR,
+    )
+    assert (normal.sla_arrive_by, normal.sla_complete_by) == (
+        created + 4 * HOUR,
+        created + 24 * HOUR,
+    )
     assert parse_sla_targets("low=2d/5d")["low"] == (dt.timedelta(days=2), dt.timedelta(days=5))
 
 
@@ -67,7 +82,9 @@ def test_a_malformed_target_setting_stops_the_server(text):
 
 
 def overdue_numbers(helpers, kind):
-    response = helpers.client.get(f"/api/v1/orders?overdue={kind}&limit=500", headers=helpers.dispatcher)
+    response = helpers.client.get(
+        f"/api/v1/orders?overdue={kind}&limit=500", headers=helpers.dispatcher
+    )
     assert response.status_code == 200, response.json
     return sorted(item["title"] for item in response.json["items"])
 
@@ -134,8 +151,11 @@ def test_an_arrival_recorded_offline_before_the_deadline_meets_it_however_late_i
     """Arrived 10:05 on site (device time), target 10:30, synced at 13:00: no breach."""
     team = factory.team()
     day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
-    order = factory.order(team=team, sla_arrive_by=day.replace(hour=10, minute=30),
-                          sla_complete_by=day.replace(hour=16))
+    order = factory.order(
+        team=team,
+        sla_arrive_by=day.replace(hour=10, minute=30),
+        sla_complete_by=day.replace(hour=16),
+    )
     helpers.set_order(order.id, status="on_site", arrived_at=day.replace(hour=10, minute=5))
 
     recorded = scan(app, now=day.replace(hour=13))
@@ -148,11 +168,14 @@ def test_scan_records_one_event_per_order_and_target_and_never_twice(app, helper
     now = utcnow()
     team = factory.team()
     late_both = factory.order(team=team, sla_arrive_by=now - 2 * HOUR, sla_complete_by=now - HOUR)
-    arrived_late = factory.order(team=team, sla_arrive_by=now - 2 * HOUR, sla_complete_by=now + HOUR)
+    arrived_late = factory.order(
+        team=team, sla_arrive_by=now - 2 * HOUR, sla_complete_by=now + HOUR
+    )
     helpers.set_order(arrived_late.id, status="on_site", arrived_at=now - HOUR)
     fine = factory.order(team=team, sla_arrive_by=now + HOUR, sla_complete_by=now + 2 * HOUR)
-    callback = helpers.completed_order(team=team, completed_at=now - 30 * HOUR,
-                                       sla_arrive_by=now - 30 * HOUR, sla_complete_by=now)
+    callback = helpers.completed_order(
+        team=team, completed_at=now - 30 * HOUR, sla_arrive_by=now - 30 * HOUR, sla_complete_by=now
+    )
     version_before = helpers.order(late_both.id).version
 
     first = helpers.app.test_cli_runner().invoke(args=["sla-scan"])
@@ -162,7 +185,9 @@ def test_scan_records_one_event_per_order_and_target_and_never_twice(app, helper
     assert "recorded 4 new SLA breaches" in first.output
     assert "recorded 0 new SLA breaches" in second.output
     assert [e["details"]["target"] for e in helpers.events(late_both.id, "sla_breached")] == [
-        "arrival", "completion"]
+        "arrival",
+        "completion",
+    ]
     [late_arrival] = helpers.events(arrived_late.id, "sla_breached")
     assert late_arrival["details"]["state"] == "met_late"
     assert late_arrival["details"]["arrived_at"] is not None
@@ -171,10 +196,15 @@ def test_scan_records_one_event_per_order_and_target_and_never_twice(app, helper
     assert followup["details"]["target"] == "followup"
     assert followup["details"]["state"] == "open"
     assert parse_time(followup["details"]["due_at"]) == pytest.approx(
-        now - 6 * HOUR, abs=dt.timedelta(seconds=1))
+        now - 6 * HOUR, abs=dt.timedelta(seconds=1)
+    )
     assert helpers.order(late_both.id).version == version_before  # tablets are not woken up
-    assert helpers.client.get(f"/api/v1/orders/{late_both.id}", headers=helpers.dispatcher).json[
-        "version"] == version_before
+    assert (
+        helpers.client.get(f"/api/v1/orders/{late_both.id}", headers=helpers.dispatcher).json[
+            "version"
+        ]
+        == version_before
+    )
 
 
 def test_concurrent_scans_record_each_breach_exactly_once(app, helpers, factory):

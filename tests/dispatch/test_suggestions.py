@@ -36,7 +36,11 @@ def test_teams_rank_by_great_circle_distance_from_their_base(helpers, factory):
 
     result = suggest(helpers, order["id"])
 
-    assert [item["team_name"] for item in result["items"]] == ["Near 2km", "East 9.8km", "North 11km"]
+    assert [item["team_name"] for item in result["items"]] == [
+        "Near 2km",
+        "East 9.8km",
+        "North 11km",
+    ]
     teams = by_name(result)
     assert teams["Near 2km"]["distance_km"] == pytest.approx(2.2239, abs=1e-3)
     assert teams["East 9.8km"]["distance_km"] == pytest.approx(9.7553, abs=1e-3)
@@ -49,7 +53,10 @@ def test_teams_rank_by_great_circle_distance_from_their_base(helpers, factory):
     assert near["components"]["skills"] == 1.0 and near["components"]["load"] == 1.0
     assert near["score"] == pytest.approx(0.5 * 10 / 12.2239 + 0.3 + 0.2, abs=1e-4)
     assert result["weights"] == {
-        "distance": 0.5, "skills": 0.3, "load": 0.2, "distance_scale_km": 10.0,
+        "distance": 0.5,
+        "skills": 0.3,
+        "load": 0.2,
+        "distance_scale_km": 10.0,
         "position_fresh_minutes": 30,
     }
 

@@ -17,8 +17,13 @@ HOUR = dt.timedelta(hours=1)
 
 def visit_body(**overrides):
     body = {
-        "id": str(uuid.uuid4()), "contacted_at": iso(utcnow()), "channel": "phone",
-        "reached": True, "satisfaction": 5, "comment": "All good now.", "outcome": "resolved",
+        "id": str(uuid.uuid4()),
+        "contacted_at": iso(utcnow()),
+        "channel": "phone",
+        "reached": True,
+        "satisfaction": 5,
+        "comment": "All good now.",
+        "outcome": "resolved",
     }
     body.update(overrides)
     return {key: value for key, value in body.items() if value is not ...}
@@ -57,8 +62,12 @@ def test_a_reopen_visit_sends_the_order_back_to_the_same_team(helpers, agent, fa
     team = factory.team()
     order = helpers.completed_order(team=team, completed_at=utcnow() - HOUR)
 
-    response = post_visit(helpers, agent, order.id, visit_body(
-        satisfaction=1, outcome="reopen", comment="Lights flicker again"))
+    response = post_visit(
+        helpers,
+        agent,
+        order.id,
+        visit_body(satisfaction=1, outcome="reopen", comment="Lights flicker again"),
+    )
 
     assert response.status_code == 201
     stored = helpers.order(order.id)
@@ -68,7 +77,9 @@ def test_a_reopen_visit_sends_the_order_back_to_the_same_team(helpers, agent, fa
     assert reopened["details"]["visit_id"] == response.json["id"]
 
 
-def test_a_reopen_visit_returns_the_order_to_new_when_the_team_is_gone(helpers, agent, factory, app):
+def test_a_reopen_visit_returns_the_order_to_new_when_the_team_is_gone(
+    helpers, agent, factory, app
+):
     team = factory.team()
     order = helpers.completed_order(team=team, completed_at=utcnow() - HOUR)
     with app.app_context(), db.transaction() as session:
@@ -84,8 +95,14 @@ def test_a_reopen_visit_returns_the_order_to_new_when_the_team_is_gone(helpers, 
 def test_an_unreached_customer_keeps_the_order_pending(helpers, agent):
     order = helpers.completed_order(completed_at=utcnow() - HOUR)
 
-    response = post_visit(helpers, agent, order.id, visit_body(
-        reached=False, satisfaction=..., outcome=..., channel="sms", comment="No answer"))
+    response = post_visit(
+        helpers,
+        agent,
+        order.id,
+        visit_body(
+            reached=False, satisfaction=..., outcome=..., channel="sms", comment="No answer"
+        ),
+    )
 
     assert response.status_code == 201, response.json
     assert response.json["satisfaction"] is None and response.json["outcome"] is None
@@ -138,16 +155,19 @@ def test_only_completed_orders_take_a_visit(helpers, agent, status):
     assert response.json["code"] == "invalid_transition"
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"satisfaction": ...}, "satisfaction"),
-    ({"outcome": ...}, "outcome"),
-    ({"reached": False}, "satisfaction"),
-    ({"reached": False, "satisfaction": ...}, "outcome"),
-    ({"satisfaction": 6}, "satisfaction"),
-    ({"channel": "email"}, "channel"),
-    ({"contacted_at": "2026-11-21T08:00:00"}, "contacted_at"),
-    ({"id": "not-a-uuid"}, "id"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"satisfaction": ...}, "satisfaction"),
+        ({"outcome": ...}, "outcome"),
+        ({"reached": False}, "satisfaction"),
+        ({"reached": False, "satisfaction": ...}, "outcome"),
+        ({"satisfaction": 6}, "satisfaction"),
+        ({"channel": "email"}, "channel"),
+        ({"contacted_at": "2026-11-21T08:00:00"}, "contacted_at"),
+        ({"id": "not-a-uuid"}, "id"),
+    ],
+)
 def test_invalid_visits_are_refused_with_field_errors(helpers, agent, overrides, field):
     order = helpers.completed_order(completed_at=utcnow() - HOUR)
 
@@ -170,11 +190,16 @@ def test_pending_follow_ups_are_ordered_by_completion_with_due_time_and_overdue_
 
     first = helpers.client.get("/api/v1/visits/pending?limit=2", headers=agent).json
     second = helpers.client.get(
-        f"/api/v1/visits/pending?limit=2&cursor={first['next_cursor']}", headers=agent).json
+        f"/api/v1/visits/pending?limit=2&cursor={first['next_cursor']}", headers=agent
+    ).json
     overdue = helpers.client.get("/api/v1/visits/pending?overdue=true", headers=agent).json
 
     items = first["items"] + second["items"]
-    assert [item["order"]["id"] for item in items] == [str(oldest.id), str(middle.id), str(recent.id)]
+    assert [item["order"]["id"] for item in items] == [
+        str(oldest.id),
+        str(middle.id),
+        str(recent.id),
+    ]
     assert second["next_cursor"] is None
     assert [item["overdue"] for item in items] == [True, False, False]
     due = dt.datetime.fromisoformat(items[0]["due_at"].replace("Z", "+00:00"))

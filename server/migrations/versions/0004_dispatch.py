@@ -69,11 +69,15 @@ def upgrade() -> None:
         sa.Column("due_at", UTC, nullable=False),
         sa.Column("created_at", UTC, nullable=False),
         sa.ForeignKeyConstraint(["agent_id"], ["users.id"], name=op.f("fk_visits_agent_id_users")),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_visits_order_id_orders")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_visits_order_id_orders")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_visits")),
     )
     with op.batch_alter_table("visits", schema=None) as batch_op:
-        batch_op.create_index("ix_visits_order_contacted", ["order_id", "contacted_at"], unique=False)
+        batch_op.create_index(
+            "ix_visits_order_contacted", ["order_id", "contacted_at"], unique=False
+        )
 
 
 def downgrade() -> None:
