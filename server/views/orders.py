@@ -47,6 +47,10 @@ IF_MATCH_DOC = {"in": "header", "name": "If-Match", "schema": {"type": "string"}
                 "description": 'The order\'s ETag, e.g. "7".'}
 
 
+STALE_DOC = ("version_conflict: If-Match is stale; the problem's `current` member holds the "
+             "order as it is now, so the client can merge and retry.")
+
+
 def etag_of(order: Order) -> str:
     return f'"{order.version}"'
 
@@ -168,6 +172,9 @@ class OrderItem(MethodView):
     @require_roles(*STAFF)
     @blp.arguments(OrderDetailsSchema)
     @blp.response(200, OrderSchema)
+    @blp.alt_response(409, description="invalid_transition: the order is cancelled or closed.")
+    @blp.alt_response(412, description=STALE_DOC)
+    @blp.alt_response(428, description="precondition_required: If-Match is missing.")
     @blp.doc(parameters=[dict(IF_MATCH_DOC, required=True)])
     def patch(self, data: dict[str, Any], order_id: uuid.UUID):
         """Edit an order's details; needs If-Match (428 without, 412 with the current copy)."""
@@ -190,6 +197,8 @@ def _locked_for_dispatch(order_id: uuid.UUID) -> Order:
 @require_roles(*DISPATCH)
 @blp.arguments(AssignmentInputSchema)
 @blp.response(200, OrderSchema)
+@blp.alt_response(409, description="invalid_transition: not allowed from the current status.")
+@blp.alt_response(412, description=STALE_DOC)
 @blp.doc(parameters=[IF_MATCH_DOC])
 def assign(data: dict[str, Any], order_id: uuid.UUID):
     """Assign an order to a team and some of its crew members."""
@@ -203,6 +212,8 @@ def assign(data: dict[str, Any], order_id: uuid.UUID):
 @require_roles(*DISPATCH)
 @blp.arguments(ReasonSchema)
 @blp.response(200, OrderSchema)
+@blp.alt_response(409, description="invalid_transition: not allowed from the current status.")
+@blp.alt_response(412, description=STALE_DOC)
 @blp.doc(parameters=[IF_MATCH_DOC])
 def cancel(data: dict[str, Any], order_id: uuid.UUID):
     """Cancel an order that is not completed yet (409 invalid_transition otherwise)."""
@@ -215,6 +226,8 @@ def cancel(data: dict[str, Any], order_id: uuid.UUID):
 @require_roles(*DISPATCH)
 @blp.arguments(ReasonSchema)
 @blp.response(200, OrderSchema)
+@blp.alt_response(409, description="invalid_transition: not allowed from the current status.")
+@blp.alt_response(412, description=STALE_DOC)
 @blp.doc(parameters=[IF_MATCH_DOC])
 def reopen(data: dict[str, Any], order_id: uuid.UUID):
     """Send a completed or closed order back to its team (or to `new`), keeping its history."""
