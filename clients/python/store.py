@@ -159,11 +159,6 @@ class Store:
         rows = self._query("SELECT type, id, version FROM entities")
         return {(row["type"], row["id"]): row["version"] for row in rows}
 
-    def entity(self, entity_type: str, entity_id: str) -> dict[str, Any] | None:
-        rows = self._query("SELECT data, version FROM entities WHERE type = ? AND id = ?",
-                           (entity_type, entity_id))
-        return json.loads(rows[0]["data"]) if rows else None
-
     def entity_items(self, entity_type: str) -> list[tuple[str, dict[str, Any]]]:
         rows = self._query("SELECT id, data FROM entities WHERE type = ? ORDER BY id",
                            (entity_type,))

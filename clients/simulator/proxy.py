@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -237,7 +237,3 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
-
-def rates_from(values: dict[str, float]) -> FaultRates:
-    known = {f.name for f in fields(FaultRates)}
-    return FaultRates(**{k: v for k, v in values.items() if k in known})
