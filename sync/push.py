@@ -63,6 +63,8 @@ class PushContext:
     skew_bound_ms: int
     clock: hlc.Clock = field(init=False)
     skew_ms: int = 0
+    #: The merge rule that decided each merged mutation (for the metrics).
+    rules: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.clock = hlc.Clock(_ms(self.now))
@@ -379,6 +381,7 @@ def _merge_into_order(session: Session, context: PushContext, mutation: dict[str
         if mutation.get("base_version") is not None or context.skew_ms else None,
     )
     _record_conflicts(session, context, order, new_state, decision, raw, foreign)
+    context.rules.append(decision["rule"])
     status = decision["outcome"]
     detail = None if status == "applied" else _merge_detail(decision)
     return Outcome(status, None, detail, order.version)

@@ -149,6 +149,8 @@ def push(data: dict[str, Any]):
     results = apply_batch(db.session, context, mutations)
     for result in results:
         metrics.SYNC_MUTATIONS.labels(result=result["status"]).inc()
+    for rule in context.rules:
+        metrics.MERGE_DECISIONS.labels(rule=rule).inc()
     return current_app.json.response({"results": results, "server_time": to_rfc3339(now)})
 
 
