@@ -1,0 +1,1 @@
+"""Benchmarks and load generators; results are written to bench/README.md."""
