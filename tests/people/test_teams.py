@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from server.domain import people
+
 TEAMS = "/api/v1/teams"
 NORTH = {"name": "North crew", "base_location": {"lat": 28.7, "lon": 115.9},
          "skills": ["electrical", "meter"]}
@@ -79,3 +81,16 @@ def test_teams_filter_by_active(client, factory, admin_headers):
     names = [t["name"] for t in client.get(f"{TEAMS}?active=false", headers=admin_headers)
              .json["items"]]
     assert names == ["Beta"]
+
+
+def test_a_duplicate_name_that_slips_past_the_check_is_still_a_conflict(
+    client, admin_headers, monkeypatch
+):
+    """Two admins creating the same team at once: the unique constraint decides, cleanly."""
+    assert client.post(TEAMS, headers=admin_headers, json=NORTH).status_code == 201
+    monkeypatch.setattr(people, "_check_team_name_free", lambda *args, **kwargs: None)
+    response = client.post(TEAMS, headers=admin_headers, json=NORTH)
+    assert response.status_code == 409
+    assert response.json["code"] == "conflict"
+    assert "North crew" in response.json["detail"]
+    assert len(client.get(TEAMS, headers=admin_headers).json["items"]) == 1
