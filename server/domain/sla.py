@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, exists, false, or_, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from server.config import Settings
@@ -95,16 +95,12 @@ def breached_condition(kind: str, now: dt.datetime, settings: Settings) -> Colum
             )
         )
     else:
-        late = false()
+        raise ValueError(f"unknown SLA target {kind!r}")
     return or_(overdue_condition(kind, now, settings), late)
 
 
-def deadline_column(kind: str):
-    """The column holding the deadline of `kind` (follow-up deadlines are derived)."""
-    return {"arrival": Order.sla_arrive_by, "completion": Order.sla_complete_by}.get(kind)
-
-
 def _app_settings() -> Settings:
+    """The running app's settings, for callers of the two-argument form (the orders list)."""
     from flask import current_app
 
     return current_app.config["SETTINGS"]

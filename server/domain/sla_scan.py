@@ -47,14 +47,14 @@ def find_unrecorded_breaches(
             .where(SlaBreach.order_id == Order.id, SlaBreach.target == target)
             .exists()
         )
-        query = select(Order.id, _due_at(target, settings)).where(
+        query = select(Order.id, _due_at(target)).where(
             breached_condition(target, now, settings), ~recorded
         )
         for order_id, due_at in session.execute(query):
             yield Breach(order_id, target, due_at)
 
 
-def _due_at(target: str, settings: Settings):
+def _due_at(target: str):
     """The deadline that was missed, as a SQL expression over the order (and its visits)."""
     if target == "arrival":
         return Order.sla_arrive_by
