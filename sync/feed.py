@@ -63,6 +63,10 @@ def record(
 
 def publish_pending(session: Session) -> None:
     """before_commit hook: take feed positions under the feed lock and write the entries."""
+    if session.in_nested_transaction():
+        # SQLAlchemy fires before_commit when a SAVEPOINT is released too; taking the feed
+        # lock there would hold it (and serialise every writer) until the real commit.
+        return
     pending: dict[tuple[str, str], PendingChange] = session.info.pop(_PENDING, {})
     if not pending:
         return

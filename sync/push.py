@@ -65,6 +65,10 @@ class PushContext:
     skew_ms: int = 0
     #: The merge rule that decided each merged mutation (for the metrics).
     rules: list[str] = field(default_factory=list)
+    #: Mutation ids of the batch the server has answered before (one query per batch).
+    seen: set[uuid.UUID] = field(default_factory=set)
+    #: Orders this transaction holds locked, so later mutations of the batch skip the query.
+    locked: set[uuid.UUID] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.clock = hlc.Clock(_ms(self.now))
@@ -107,6 +111,10 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
     """Apply `mutations` in order; one result per mutation, in the same order."""
     device = session.get(Device, context.device_id)
     context.skew_ms = _measure_skew(device, mutations, context)
+    ids = [mutation_id for mutation_id in map(_parse_id, mutations) if mutation_id is not None]
+    if ids:
+        context.seen = set(session.scalars(
+            select(ProcessedMutation.id).where(ProcessedMutation.id.in_(ids))))
     results = [_apply_one(session, context, raw).as_result(_raw_id(raw)) for raw in mutations]
     if device is not None and device.clock_skew_ms != context.skew_ms:
         session.execute(update(Device).where(Device.id == device.id)
@@ -165,10 +173,12 @@ def _corrected(context: PushContext, moment: dt.datetime) -> dt.datetime:
 def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
     mutation_id = _parse_id(raw)
     digest = content_hash(raw)
-    if mutation_id is not None:
+    if mutation_id in context.seen:
         earlier = session.get(ProcessedMutation, mutation_id)
         if earlier is not None:
             return _replay(session, context, raw, earlier, digest)
+    if mutation_id is not None:
+        context.seen.add(mutation_id)
     try:
         mutation = _validate(raw)
     except Rejected as rejection:
@@ -183,9 +193,11 @@ def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
         return outcome
     except Rejected as rejection:
         feed.restore_pending(session, pending)
+        context.locked.clear()  # a rolled-back savepoint may release the locks it took
         return _reject(session, context, raw, mutation_id, digest, rejection)
     except IntegrityError:
         feed.restore_pending(session, pending)
+        context.locked.clear()
         earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
         if earlier is None:
             raise
@@ -301,13 +313,19 @@ def _report_location(session: Session, context: PushContext, mutation: dict[str,
     return Outcome("merged", detail="A newer location of this device is already stored.")
 
 
-def _lock_order(session: Session, order_id: uuid.UUID) -> Order:
+def _lock_order(session: Session, context: PushContext, order_id: uuid.UUID) -> Order:
+    """The order, locked until commit; read once per batch while the lock is held."""
+    if order_id in context.locked:
+        order = session.get(Order, order_id)
+        if order is not None:
+            return order
     order = session.scalars(
         select(Order).where(Order.id == order_id).with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
     if order is None:
         raise Rejected("order_not_found", "No such order.")
+    context.locked.add(order_id)
     return order
 
 
@@ -341,7 +359,7 @@ def _foreign_kind(order: Order, team_id: uuid.UUID | None) -> str | None:
 
 def _merge_into_order(session: Session, context: PushContext, mutation: dict[str, Any],
                       raw: dict[str, Any], stamp: str, bounded: bool) -> Outcome:
-    order = _lock_order(session, mutation["order_id"])
+    order = _lock_order(session, context, mutation["order_id"])
     if not ever_assigned_to(session, order, context.team_id):
         raise Rejected("not_in_scope", "This order was never assigned to this device's team.")
     foreign = _foreign_kind(order, context.team_id)
