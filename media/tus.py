@@ -159,10 +159,10 @@ def check_offset(upload: Upload, offset_header: str | None) -> int:
     return offset
 
 
-def receive_chunk(store: MediaStore, upload: Upload, read: Callable[[int], bytes],
+def receive_chunk(store: MediaStore, remaining: int, read: Callable[[int], bytes],
                   checksum: tuple[str, bytes] | None) -> IncomingFile:
-    """Stream one PATCH body to the temp area, bounded by what the upload still lacks."""
-    remaining = upload.upload_length - upload.upload_offset
+    """Stream one PATCH body to the temp area, bounded by the `remaining` bytes the upload
+    still lacks (a plain number: no database access while the body arrives)."""
     try:
         chunk, digest = receive(store, read, remaining, checksum[0] if checksum else None)
     except PayloadTooLarge as error:

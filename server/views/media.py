@@ -8,6 +8,8 @@ its ETag is the sha256 and it may be cached for a year.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Response, current_app, request, send_file
 from flask.views import MethodView
@@ -31,6 +33,7 @@ UPLOADERS = ("admin", "dispatcher")
 READERS = ("admin", "dispatcher", "agent")
 IMMUTABLE = "private, max-age=31536000, immutable"
 STREAM_CHUNK = 256 * 1024
+T = TypeVar("T")
 
 UPLOAD_BODY_DOC = {
     "required": True,
@@ -52,6 +55,21 @@ UPLOAD_BODY_DOC = {
 
 def uploader_of(principal: Principal) -> Uploader:
     return Uploader(actor=principal.actor, source="device" if principal.is_device else "staff")
+
+
+def outside_transaction(receive: Callable[[], T]) -> T:
+    """Run `receive` (reading a request body) with no database transaction open.
+
+    A body can take minutes on a field network. The request's transaction (on SQLite a
+    BEGIN IMMEDIATE write lock, shared by every worker) is ended first: nothing has been
+    written yet, only the token and scope were read. A new write transaction starts after.
+    """
+    session = db.session
+    session.rollback()
+    result = receive()
+    if db.is_sqlite:
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    return result
 
 
 def _drain_request_body() -> None:
@@ -79,10 +97,10 @@ class OrderMedia(MethodView):
                                    errors={"file": ["Send multipart/form-data with a file part."]})
         settings = current_app.config["SETTINGS"]
         store = store_of(current_app)
+        boundary = request.mimetype_params["boundary"].encode("latin-1")
         try:
-            form = read_media_form(store, request.stream.read,
-                                   request.mimetype_params["boundary"].encode("latin-1"),
-                                   settings.max_media_bytes)
+            form = outside_transaction(lambda: read_media_form(
+                store, request.stream.read, boundary, settings.max_media_bytes))
         except PayloadTooLarge:
             _drain_request_body()
             raise

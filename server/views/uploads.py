@@ -20,7 +20,7 @@ from server.db import db
 from server.domain.scope import get_visible_order
 from server.errors import ApiError, ValidationFailed
 from server.models.media import Upload
-from server.views.media import UPLOADERS, uploader_of
+from server.views.media import UPLOADERS, outside_transaction, uploader_of
 
 blp = Blueprint("uploads", __name__, description="Resumable uploads (tus 1.0).")
 
@@ -131,8 +131,14 @@ class UploadItem(MethodView):
                                    errors={"Upload-Offset": ["The upload is complete."]})
         offset = tus.check_offset(upload, request.headers.get("Upload-Offset"))
         checksum = tus.parse_checksum(request.headers.get("Upload-Checksum"))
-        chunk = tus.receive_chunk(store, upload, request.stream.read, checksum)
-        upload = tus.load(session, upload_id, principal.actor, for_update=True)
+        remaining = upload.upload_length - upload.upload_offset
+        chunk = outside_transaction(
+            lambda: tus.receive_chunk(store, remaining, request.stream.read, checksum))
+        try:
+            upload = tus.load(session, upload_id, principal.actor, for_update=True)
+        except ApiError:
+            chunk.discard()
+            raise
         tus.append(session, store, upload, offset, chunk, uploader_of(principal))
         return _empty(204, {"Upload-Offset": str(upload.upload_offset),
                             "Upload-Expires": _expires(upload)})
