@@ -106,7 +106,8 @@ def test_accepting_the_losing_completion_replaces_the_completion(app, client, fa
 
 
 def test_conflicts_are_for_dispatchers_and_admins(client, factory):
-    assert client.get("/api/v1/conflicts", headers=factory.staff_headers("agent")).status_code == 403
+    agent = factory.staff_headers("agent")
+    assert client.get("/api/v1/conflicts", headers=agent).status_code == 403
     missing = client.get("/api/v1/orders/00000000-0000-0000-0000-000000000001/conflicts",
                          headers=factory.staff_headers("admin"))
     assert missing.status_code == 404

@@ -244,7 +244,8 @@ def test_reference_data_changes_reach_every_device(app, factory, tablet, referen
     device = tablet(team=factory.team())
     device.sync()
     with app.app_context(), db.transaction() as session:
-        reference.put_reference_data(session, "cause_codes", {"codes": [{"code": "x", "label": "X"}]})
+        reference.put_reference_data(session, "cause_codes",
+                                     {"codes": [{"code": "x", "label": "X"}]})
 
     changes = device.sync()[-1]["changes"]
 

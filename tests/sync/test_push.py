@@ -35,7 +35,8 @@ def test_mutations_are_applied_in_order_and_move_the_status(app, client, factory
         device.mutation("set_cause", order.id, {"cause_code": "fuse_blown", "cause_text": "F3"}),
         device.mutation("set_eta", order.id, {"eta": iso(t + 3_600_000)}),
         device.mutation("add_note", order.id, {"text": "Spare fuse fitted"}),
-        device.mutation("complete", order.id, {"completed_at": iso(t), "resolution_code": "replaced"}),
+        device.mutation("complete", order.id, {"completed_at": iso(t),
+                                               "resolution_code": "replaced"}),
     )
 
     assert [r["status"] for r in results] == ["applied"] * 6

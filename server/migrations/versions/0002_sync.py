@@ -98,7 +98,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_mutation_rejections_created", "mutation_rejections", ["created_at", "id"], unique=False
     )
-    op.create_index(op.f("ix_mutation_rejections_code"), "mutation_rejections", ["code"], unique=False)
+    op.create_index(
+        op.f("ix_mutation_rejections_code"), "mutation_rejections", ["code"], unique=False
+    )
     op.create_index(
         op.f("ix_mutation_rejections_device_id"), "mutation_rejections", ["device_id"], unique=False
     )
@@ -119,13 +121,17 @@ def upgrade() -> None:
         sa.Column("resolved_by", sa.Uuid(), nullable=True),
         sa.Column("resolution", sa.String(length=32), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], name=op.f("fk_conflicts_order_id_orders")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_conflicts_order_id_orders")
+        ),
         sa.ForeignKeyConstraint(
             ["resolved_by"], ["users.id"], name=op.f("fk_conflicts_resolved_by_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conflicts")),
     )
-    op.create_index("ix_conflicts_open_created", "conflicts", ["resolved_at", "created_at"], unique=False)
+    op.create_index(
+        "ix_conflicts_open_created", "conflicts", ["resolved_at", "created_at"], unique=False
+    )
     op.create_index(op.f("ix_conflicts_order_id"), "conflicts", ["order_id"], unique=False)
     reference = op.create_table(
         "reference_data",
