@@ -135,7 +135,12 @@ class LocalDiskStore:
             os.utime(target)
             remove_quietly(path)
             return False
-        os.replace(path, target)
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            # The sweep pruned the (empty) folder between mkdir and rename: make it again.
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
         fsync_directory(target.parent)
         return not existed
 
