@@ -93,14 +93,11 @@ def _wipe_database(request):
     with application.app_context():
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-                conn.execute(text("INSERT INTO feed_state (id, last_pos, pruned_below) VALUES (1, 0, 0)"))
-            else:
-                for name in tables:
-                    if name != "feed_state":
-                        conn.execute(text(f"DELETE FROM {name}"))
-                conn.execute(text("UPDATE feed_state SET last_pos = 0, pruned_below = 0"))
+            # DELETE, not TRUNCATE: on tables this small it is far cheaper per test.
+            for name in tables:
+                if name != "feed_state":
+                    conn.execute(text(f"DELETE FROM {name}"))
+            conn.execute(text("UPDATE feed_state SET last_pos = 0, pruned_below = 0"))
 
 
 @pytest.fixture
