@@ -12,7 +12,7 @@ from server.db import db
 from server.domain.audit import SYSTEM
 from server.domain.history import lock_order
 from server.domain.lifecycle import close_order
-from server.models import Device, Order
+from server.models import Device, Order, User
 from server.models.media import Media
 from sync import feed, reference
 from tests.sync.conftest import arrive_and_complete, expected_digest, iso, now_ms
@@ -340,3 +340,17 @@ def test_the_digest_covers_orders_in_scope_only(app, factory, tablet, reference_
     assert device.last_page["scope_digest"] == expected_digest(app, team.id) == device.digest()
     with app.app_context(), db.transaction() as session:
         assert session.scalar(select(Order.status).where(Order.id == gone.id)) == "cancelled"
+
+
+def test_a_cursor_of_the_team_the_crew_member_left_has_expired(app, factory, tablet):
+    team = factory.team()
+    device = tablet(team=team)
+    cursor = device.pull_response().get_json()["cursor"]
+    other = factory.team()
+    with app.app_context(), db.transaction() as session:
+        session.execute(update(User).where(User.id == device.device.user_id)
+                        .values(team_id=other.id))
+
+    response = device.pull_response(cursor)
+
+    assert response.status_code == 410 and response.get_json()["code"] == "cursor_expired"
