@@ -161,5 +161,5 @@ class Settings:
                     "FIELDSYNC_SECRET_KEY is required outside debug and test mode "
                     "(set FIELDSYNC_DEBUG=1 for a local demo)"
                 )
-            self.secret_key = "insecure-development-key"
+            self.secret_key = "insecure-development-key-do-not-use-in-production"
         return self

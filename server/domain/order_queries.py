@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, String, cast, or_, select
 from sqlalchemy.orm import Session
 
+from server.config import Settings
 from server.domain import sla
 from server.domain.pagination import Page, keyset_page
 from server.errors import InvalidCursor
@@ -52,7 +53,9 @@ class OrderFilters:
     text: str | None = None
 
 
-def filtered(query: Select, filters: OrderFilters, now: dt.datetime | None = None) -> Select:
+def filtered(
+    query: Select, filters: OrderFilters, settings: Settings, now: dt.datetime | None = None
+) -> Select:
     """Narrow `select(Order)` by the staff list filters; every filter is ANDed."""
     if filters.statuses:
         query = query.where(Order.status.in_(filters.statuses))
@@ -67,9 +70,7 @@ def filtered(query: Select, filters: OrderFilters, now: dt.datetime | None = Non
     if filters.priorities:
         query = query.where(Order.priority.in_(filters.priorities))
     if filters.overdue is not None:
-        condition = sla.overdue_condition(filters.overdue, now or utcnow())
-        if condition is not None:
-            query = query.where(condition)
+        query = query.where(sla.overdue_condition(filters.overdue, now or utcnow(), settings))
     if filters.updated_since is not None:
         query = query.where(Order.updated_at >= filters.updated_since)
     if filters.text:

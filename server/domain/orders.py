@@ -49,9 +49,10 @@ def next_order_number(session: Session, year: int) -> str:
 
 def create_order(
     session: Session, settings: Settings, actor: Actor, fields: dict[str, Any],
-    *, order_id: uuid.UUID | None = None,
+    *, order_id: uuid.UUID | None = None, run_rules: bool = True,
 ) -> Order:
-    """Create an order, fill SLA deadlines the creator left out, then run assignment rules."""
+    """Create an order, fill SLA deadlines the creator left out, then run assignment rules
+    (unless the creator assigns it in the same request: `run_rules=False`)."""
     now = utcnow()
     order = Order(
         id=order_id or uuid.uuid4(),
@@ -73,7 +74,8 @@ def create_order(
         changes={name: [None, getattr(order, name)] for name in ORDER_FIELDS
                  if getattr(order, name) not in (None, "", [])},
     )
-    assignment_rules.run_on_create(session, settings, order)
+    if run_rules:
+        assignment_rules.run_on_create(session, settings, order)
     return order
 
 
@@ -182,7 +184,7 @@ def _create_and_assign(
     session: Session, settings: Settings, actor: Actor, columns: dict[str, Any],
     assignment: dict[str, Any] | None,
 ) -> Order:
-    order = create_order(session, settings, actor, columns)
+    order = create_order(session, settings, actor, columns, run_rules=assignment is None)
     if assignment is not None:
         assign_order(
             session, order, team_id=assignment["team_id"], user_ids=assignment["user_ids"],

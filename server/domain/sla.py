@@ -53,12 +53,12 @@ def followup_due_at(completed_at: dt.datetime, settings: Settings) -> dt.datetim
 
 
 def overdue_condition(
-    kind: str, now: dt.datetime, settings: Settings | None = None
+    kind: str, now: dt.datetime, settings: Settings
 ) -> ColumnElement[bool]:
     """SQL condition for orders whose `kind` target (arrival, completion, followup) is breached
     and still open at `now`; used by `GET /orders?overdue=`.
 
-    `settings` gives the follow-up delay; without it the running app's settings are used.
+    `settings` gives the follow-up delay.
     """
     if kind == "arrival":
         return and_(
@@ -75,7 +75,7 @@ def overdue_condition(
     if kind == "followup":
         return and_(
             Order.status.in_(AWAITING_FOLLOWUP),
-            Order.completed_at < now - followup_due_delta(settings or _app_settings()),
+            Order.completed_at < now - followup_due_delta(settings),
         )
     raise ValueError(f"unknown SLA target {kind!r}; expected one of {', '.join(SLA_TARGETS)}")
 
@@ -97,10 +97,3 @@ def breached_condition(kind: str, now: dt.datetime, settings: Settings) -> Colum
     else:
         raise ValueError(f"unknown SLA target {kind!r}")
     return or_(overdue_condition(kind, now, settings), late)
-
-
-def _app_settings() -> Settings:
-    """The running app's settings, for callers of the two-argument form (the orders list)."""
-    from flask import current_app
-
-    return current_app.config["SETTINGS"]

@@ -27,6 +27,9 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_team_status", "team_id", "status"),
         Index("ix_orders_status_updated", "status", "updated_at"),
+        # KPI ranges and the staff list page by creation time; follow-ups by completion time.
+        Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_status_completed", "status", "completed_at"),
     )
 
     id: Mapped[uuid_pk]

@@ -118,6 +118,7 @@ class OrderList(MethodView):
                 overdue=filters.get("overdue"), updated_since=filters.get("updated_since"),
                 text=filters.get("q"),
             ),
+            current_app.config["SETTINGS"],
         )
         page = order_queries.page_of_orders(db.session, query, limit=limit, cursor=cursor)
         return {"items": page.items, "next_cursor": page.next_cursor}

@@ -110,6 +110,17 @@ def test_the_first_matching_rule_by_position_wins_and_reordering_changes_it(help
     assert helpers.create()["assignment"]["team_id"] == str(second_team.id)
 
 
+def test_an_order_created_with_an_assignment_is_not_touched_by_the_rules(helpers, factory):
+    ruled, chosen = factory.team(name="Ruled"), factory.team(name="Chosen")
+    add_rule(helpers, name="catch all", action=fixed(ruled))
+
+    order = helpers.create(assignment={"team_id": str(chosen.id), "user_ids": []})
+
+    assert order["assignment"]["team_id"] == str(chosen.id)
+    [event] = helpers.events(order["id"], "assigned")
+    assert event["source"] == "staff"
+
+
 def test_a_disabled_rule_is_skipped(helpers, factory):
     skipped, used = factory.team(name="Skipped"), factory.team(name="Used")
     add_rule(helpers, name="off", position=1, enabled=False, action=fixed(skipped))

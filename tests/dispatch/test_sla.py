@@ -137,7 +137,7 @@ def test_overdue_condition_follows_the_clock_it_is_given(app, helpers):
     assert overdue_at("completion", created + dt.timedelta(hours=3)) == []
     assert overdue_at("completion", created + dt.timedelta(hours=5)) == [order["title"]]
     with pytest.raises(ValueError):
-        overdue_condition("lunch", created)
+        overdue_condition("lunch", created, app.config["SETTINGS"])
 
 
 def scan(app, now=None):
