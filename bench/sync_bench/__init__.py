@@ -1,1 +1,1 @@
-"""The sync benchmark of issue 3: seed, serve under gunicorn, drive workloads A-D, measure floors."""
+"""The sync benchmark of issue 3: seed, serve, drive workloads A-D, measure the floors."""

@@ -67,10 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short phases (development runs)")
     parser.add_argument("--crews", type=int, default=100, help="crews to seed (100 per the issue)")
     parser.add_argument("--d-seconds", type=float, help="duration of each mixed-fleet run")
-    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
+                        help="gthread: see the worker class comparison in bench/README.md")
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--profile", action="store_true",
                         help="also run a short profiled round (pyinstrument in every worker)")
+    parser.add_argument("--compare-workers", action="store_true",
+                        help="also alternate sync and gthread workers on B and D32 (same data)")
     parser.add_argument("--no-readme", action="store_true", help="print results, leave README")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -81,22 +84,26 @@ def main(argv: list[str] | None = None) -> int:
         overrides["d_seconds"] = args.d_seconds
     plan = Plan.quick(**overrides) if args.quick else Plan(**overrides)
     options = ServerOptions(worker_class=args.worker_class, threads=args.threads)
-    command = ".venv/bin/python -m bench.sync_bench " + shlex.join(argv if argv is not None else sys.argv[1:])
+    arguments = argv if argv is not None else sys.argv[1:]
+    command = ".venv/bin/python -m bench.sync_bench " + shlex.join(arguments)
     for kind in ("sqlite", "postgresql") if args.db == "both" else (args.db,):
-        content = run(kind, plan, options, command, profile=args.profile)
+        content = run(kind, plan, options, command, profile=args.profile,
+                      compare=args.compare_workers)
         print(content)
         if not args.no_readme:
             report.write(kind, content)
     return 0
 
 
-def run(kind: str, plan: Plan, options: ServerOptions, command: str, *, profile: bool) -> str:
+def run(kind: str, plan: Plan, options: ServerOptions, command: str, *, profile: bool,
+        compare: bool) -> str:
     with workspace() as workdir, fresh_database(kind, workdir) as url:
         secret = secrets.token_hex(32)
         app = create_app({"database_url": url, "secret_key": secret,
                           "media_root": str(workdir / "media")})
         extra = max(0, max(plan.d_fleets) - plan.crews)
-        fleet = seed(app, crews=plan.crews, orders_per_crew=plan.orders_per_crew, extra_devices=extra)
+        fleet = seed(app, crews=plan.crews, orders_per_crew=plan.orders_per_crew,
+                     extra_devices=extra)
         log.info("%s: seeded %d orders (%d B JSON each) and %d devices in %.1f s", kind,
                  fleet.orders, fleet.order_json_bytes, len(fleet.devices), fleet.seconds)
         floor.create_mutation_log(url)
@@ -112,6 +119,8 @@ def run(kind: str, plan: Plan, options: ServerOptions, command: str, *, profile:
                     device.close()
         floors.update(write_floors(url, devices, plan))
         profile_lines = run_profile(kind, env, options, workdir, devices, plan) if profile else []
+        if compare:
+            profile_lines += compare_workers(env, workdir, devices, plan, options.threads)
         app.extensions["fieldsync_db"].engine.dispose()
         return render(kind, plan, options, command, fleet, results, floors, profile_lines)
 
@@ -120,35 +129,39 @@ def _crews(devices: list[Device]) -> list[floor.Crew]:
     return [floor.Crew(d.seeded.team_id, d.seeded.device_id, d.order_ids()) for d in devices]
 
 
-def read_floors(url: str, fleet: Fleet, plan: Plan) -> dict:
+def read_floors(url: str, fleet: Fleet, plan: Plan) -> dict[str, floor.FloorResult]:
     """Floors of the read-only figures (A, B), before any write changes the data."""
     crews = [floor.Crew(d.team_id, d.device_id, []) for d in fleet.devices[: plan.crews]]
-    job = floor.FloorJob(url, "initial", plan.floor_seconds, crews)
-    _, a_lat = floor.run_parallel([job])
-    _, b_lat = floor.run_parallel([floor.FloorJob(url, "empty_pull", plan.floor_seconds, crews)])
-    halves = [crews[i :: plan.floor_processes] for i in range(plan.floor_processes)]
-    b_rate, _ = floor.run_parallel([floor.FloorJob(url, "empty_pull", plan.floor_seconds, part)
-                                    for part in halves])
-    log.info("floors: A p50 %s, B p50 %s, B %.0f/s", ms(percentile(a_lat, 50)),
-             ms(percentile(b_lat, 50)), b_rate)
-    return {"A": a_lat, "B": b_lat, "B rate": b_rate}
+    parts = [crews[i :: plan.floor_processes] for i in range(plan.floor_processes)]
+    floors = {
+        "A": floor.run_parallel([floor.FloorJob(url, "initial", plan.floor_seconds, crews)]),
+        "B": floor.run_parallel([floor.FloorJob(url, "empty_pull", plan.floor_seconds, crews)]),
+        "B rate": floor.run_parallel([floor.FloorJob(url, "empty_pull", plan.floor_seconds, part)
+                                      for part in parts]),
+    }
+    log.info("floors: A p50 %s, B p50 %s, B %.0f/s", ms(percentile(floors["A"].latencies, 50)),
+             ms(percentile(floors["B"].latencies, 50)), floors["B rate"].rate)
+    return floors
 
 
-def write_floors(url: str, devices: list[Device], plan: Plan) -> dict:
+def write_floors(url: str, devices: list[Device], plan: Plan) -> dict[str, floor.FloorResult]:
     """Floors of the write figures (C, D), after the server run so they do not disturb it."""
     c_crews = _crews(devices[plan.crews - plan.c_devices : plan.crews])
-    parts = [c_crews[i :: plan.floor_processes] for i in range(plan.floor_processes)]
-    _, c_lat = floor.run_parallel([floor.FloorJob(url, "push", plan.floor_seconds, c_crews,
-                                                  plan.c_batch)])
-    c_rate, _ = floor.run_parallel([floor.FloorJob(url, "push", plan.floor_seconds, part,
-                                                   plan.c_batch) for part in parts])
+    c_parts = [c_crews[i :: plan.floor_processes] for i in range(plan.floor_processes)]
     d_crews = _crews(devices[: plan.d_fleets[0]])
-    parts = [d_crews[i :: plan.floor_processes] for i in range(plan.floor_processes)]
-    d_rate, d_lat = floor.run_parallel([floor.FloorJob(url, "cycle", plan.floor_seconds, part,
-                                                       plan.d_push) for part in parts])
-    log.info("floors: C %.0f mutations/s (batch p50 %s), D %.0f cycles/s", c_rate * plan.c_batch,
-             ms(percentile(c_lat, 50)), d_rate)
-    return {"C": c_lat, "C rate": c_rate * plan.c_batch, "D rate": d_rate, "D": d_lat}
+    d_parts = [d_crews[i :: plan.floor_processes] for i in range(plan.floor_processes)]
+    seconds = plan.floor_seconds
+    floors = {
+        "C": floor.run_parallel([floor.FloorJob(url, "push", seconds, c_crews, plan.c_batch)]),
+        "C rate": floor.run_parallel([floor.FloorJob(url, "push", seconds, part, plan.c_batch)
+                                      for part in c_parts]),
+        "D": floor.run_parallel([floor.FloorJob(url, "cycle", seconds, part, plan.d_push)
+                                 for part in d_parts]),
+    }
+    log.info("floors: C %.0f mutations/s (batch p50 %s), D %.0f cycles/s",
+             floors["C rate"].rate * plan.c_batch, ms(percentile(floors["C"].latencies, 50)),
+             floors["D"].rate)
+    return floors
 
 
 def drive(devices: list[Device], plan: Plan, server_cpu, url: str) -> dict:
@@ -167,7 +180,8 @@ def drive(devices: list[Device], plan: Plan, server_cpu, url: str) -> dict:
     results["warm"] = (time.perf_counter() - started, warm_errors)
     workloads.assign_outboxes(devices)
     results["B"] = workloads.empty_pull_latency(devices[0], plan.b_runs, server_cpu)
-    results["B rate"] = workloads.pull_throughput(devices[: plan.b_devices], plan.b_seconds, server_cpu)
+    results["B rate"] = workloads.pull_throughput(devices[: plan.b_devices], plan.b_seconds,
+                                                  server_cpu)
     log.info("B: p50 %s, %.0f pulls/s", ms(results["B"].p(50)), results["B rate"].rate)
     c_devices = primaries[plan.crews - plan.c_devices :]
     alone = primaries[max(0, plan.crews - plan.c_devices - 1)]
@@ -246,42 +260,81 @@ def _per_op(rate_value: float) -> float:
     return 1 / rate_value if rate_value else float("nan")
 
 
-def _rows(plan: Plan, results: dict, floors: dict) -> list[Row]:
+def _cpu(server: float, floor_cpu: float) -> str:
+    return f"{ms(server)} / {ms(floor_cpu)}"
+
+
+def _rows(plan: Plan, results: dict, floors: dict[str, floor.FloorResult]) -> list[Row]:
     a, b, b_rate, c, c1 = (results[k] for k in ("A", "B", "B rate", "C", "C1"))
-    fa, fb, fc = floors["A"], floors["B"], floors["C"]
+    fa, fb, fc = (floors[k].latencies for k in ("A", "B", "C"))
+    c_rate, d_rate = floors["C rate"].rate * plan.c_batch, floors["D"].rate
+    c_cpu = floors["C"].cpu_per_op / plan.c_batch
     p50, p95 = (lambda xs: percentile(xs, 50)), (lambda xs: percentile(xs, 95))
     rows = [
         Row("A p50", ms(a.p(50)), ms(p50(fa)), ratio(a.p(50), p50(fa)),
+            _cpu(a.server_cpu_per_op, floors["A"].cpu_per_op),
             f"{a.count} runs, {a.extra.get('orders', 0)} entities each (orders + reference lists)"),
         Row("A p95", ms(a.p(95)), ms(p95(fa)), ratio(a.p(95), p95(fa))),
         Row("B p50", ms(b.p(50)), ms(p50(fb)), ratio(b.p(50), p50(fb)),
-            f"{b.count} sequential pulls"),
+            _cpu(b.server_cpu_per_op, floors["B"].cpu_per_op), f"{b.count} sequential pulls"),
         Row("B p95", ms(b.p(95)), ms(p95(fb)), ratio(b.p(95), p95(fb))),
-        Row("B pulls/s (32 devices)", rate(b_rate.rate), rate(floors["B rate"]),
-            ratio(_per_op(b_rate.rate), _per_op(floors["B rate"])),
+        Row("B pulls/s (32 devices)", rate(b_rate.rate), rate(floors["B rate"].rate),
+            ratio(_per_op(b_rate.rate), _per_op(floors["B rate"].rate)),
+            _cpu(b_rate.server_cpu_per_op, floors["B rate"].cpu_per_op),
             f"p50 {ms(b_rate.p(50))}, p99 {ms(b_rate.p(99))}"),
-        Row("C mutations/s (8 devices)", rate(c.rate), rate(floors["C rate"]),
-            ratio(_per_op(c.rate), _per_op(floors["C rate"])),
-            f"{c.count} mutations, outcomes {dict(c.extra.get('outcomes', {}))}"),
-        Row("C batch p50", ms(c.p(50)), "", "",
+        Row("C mutations/s (8 devices)", rate(c.rate), rate(c_rate),
+            ratio(_per_op(c.rate), _per_op(c_rate)), _cpu(c.server_cpu_per_op, c_cpu),
+            f"{c.count} mutations, outcomes {dict(c.extra.get('outcomes', {}))}; CPU per mutation"),
+        Row("C batch p50", ms(c.p(50)), "", "", "",
             f"8 devices at once, batches of {plan.c_batch} (queueing included)"),
-        Row("C batch p50, one device alone", ms(c1.p(50)), ms(p50(fc)),
-            ratio(c1.p(50), p50(fc)), f"{c1.count} mutations, no concurrency"),
+        Row("C batch p50, one device alone", ms(c1.p(50)), ms(p50(fc)), ratio(c1.p(50), p50(fc)),
+            "", f"{c1.count} mutations, no concurrency"),
     ]
     for size in plan.d_fleets:
         d = results[f"D{size}"]
         rows += [
-            Row(f"D{size} cycles/s", rate(d.rate), rate(floors["D rate"]),
-                ratio(_per_op(d.rate), _per_op(floors["D rate"])),
+            Row(f"D{size} cycles/s", rate(d.rate), rate(d_rate),
+                ratio(_per_op(d.rate), _per_op(d_rate)),
+                _cpu(d.server_cpu_per_op, floors["D"].cpu_per_op),
                 f"{plan.d_seconds:.0f} s, {d.extra.get('mutations', 0)} mutations, "
                 f"outcomes {dict(d.extra.get('outcomes', {}))}"),
             Row(f"D{size} p50 / p95", f"{ms(d.p(50))} / {ms(d.p(95))}",
-                note=f"floor cycle p50 {ms(p50(floors['D']))} (2 processes, no queueing)"),
+                note=f"floor cycle p50 {ms(p50(floors['D'].latencies))} (2 processes, no queue)"),
             Row(f"D{size} p99", ms(d.p(99))),
             Row(f"D{size} errors / missed changes", f"{d.errors} / {d.extra['missed']}",
                 note="; ".join(d.error_samples[:2] + d.extra["missed_detail"][:2])),
         ]
     return rows
+
+
+def compare_workers(env: dict, workdir: Path, devices: list[Device], plan: Plan,
+                    threads: int) -> list[str]:
+    """Alternate sync and gthread servers on the same data (B 32 devices, then D32), twice, so
+    that a busy machine hurts both classes alike."""
+    seconds = max(3.0, plan.d_seconds / 3)
+    fleet = devices[: plan.d_fleets[0]]
+    figures: dict[str, list[tuple[float, float]]] = {"sync": [], "gthread": []}
+    for _round in range(2):
+        for worker_class in ("sync", "gthread"):
+            options = ServerOptions(worker_class=worker_class, threads=threads)
+            with gunicorn(env, options, workdir / f"compare-{worker_class}.log") as server:
+                for device in devices:
+                    device.close()
+                    device.port = server.port
+                try:
+                    pulls = workloads.pull_throughput(fleet, seconds, server.cpu_seconds)
+                    cycles = workloads.mixed_fleet(fleet, seconds, plan.d_push, server.cpu_seconds)
+                finally:
+                    for device in devices:
+                        device.close()
+            figures[worker_class].append((pulls.rate, cycles.rate))
+            log.info("%s: B %.0f pulls/s, D32 %.1f cycles/s (errors %d)", worker_class,
+                     pulls.rate, cycles.rate, pulls.errors + cycles.errors)
+    return [f"Worker class comparison (alternating, {seconds:.0f} s each, 2 rounds): "
+            + "; ".join(f"`{name}`" + (f" x {threads} threads" if name == "gthread" else "")
+                        + ": B " + " / ".join(f"{b:.0f}" for b, _ in runs) + " pulls/s, D32 "
+                        + " / ".join(f"{d:.1f}" for _, d in runs) + " cycles/s"
+                        for name, runs in figures.items())]
 
 
 def render(kind: str, plan: Plan, options: ServerOptions, command: str, fleet: Fleet,

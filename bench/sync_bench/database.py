@@ -1,4 +1,4 @@
-"""A fresh, migrated database per run: a SQLite file in a temp dir or a private PostgreSQL schema."""
+"""A fresh, migrated database per run: a SQLite file in a temp dir or a private PG schema."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ PG_BASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 @contextmanager
 def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
-    """Yield the SQLAlchemy URL of an empty database at migration head; always removed afterwards."""
+    """Yield the URL of an empty database at migration head; always removed afterwards."""
     if kind == "sqlite":
         url = "sqlite:///" + str(workdir / "bench.db")
         migrations.upgrade(url)

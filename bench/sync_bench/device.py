@@ -30,7 +30,8 @@ def scope_digest(versions: dict[tuple[str, str], int]) -> str:
     """PROTOCOL.md section 4: XOR of the first 16 bytes of sha256("{type}:{id}:{version}")."""
     acc = 0
     for (kind, entity_id), version in versions.items():
-        acc ^= int.from_bytes(hashlib.sha256(f"{kind}:{entity_id}:{version}".encode()).digest()[:16])
+        raw = hashlib.sha256(f"{kind}:{entity_id}:{version}".encode()).digest()
+        acc ^= int.from_bytes(raw[:16])
     return f"{acc:032x}"
 
 

@@ -45,7 +45,8 @@ MUTATION_LOG = Table(
     Column("result", JSON, nullable=False),
     Column("at", UTCDateTime(), nullable=False),
 )
-ORDER_COLUMNS = [c for c in orders.columns if c.name not in ("field_state", "audit_seq", "audit_head")]
+HIDDEN_COLUMNS = ("field_state", "audit_seq", "audit_head")
+ORDER_COLUMNS = [c for c in orders.columns if c.name not in HIDDEN_COLUMNS]
 URGENCY = (case(PRIORITY_RANK, value=orders.c.priority, else_=9), orders.c.sla_arrive_by)
 
 
@@ -92,7 +93,8 @@ def initial_sync(engine: Engine, team_id: uuid.UUID) -> bytes:
                          "scope_digest": digest, "server_time": utcnow(), "changes": changes})
 
 
-def delta_pull(engine: Engine, team_id: uuid.UUID, after: int, *, digest: bool = True) -> tuple[bytes, int]:
+def delta_pull(engine: Engine, team_id: uuid.UUID, after: int, *,
+               digest: bool = True) -> tuple[bytes, int]:
     """B (and the pull half of D): the change-log lookup after a cursor, the changed orders and,
     when something changed, the scope digest (an empty pull reuses the one its cursor carries)."""
     with engine.connect() as conn:
@@ -129,7 +131,8 @@ def _field_update(kind: str, now: dt.datetime) -> dict[str, Any]:
 
 def push_batch(engine: Engine, device_id: str, order_ids: list[str], kinds: list[str]) -> None:
     """C (and the push half of D): per mutation lock the order, update it, append an audit event
-    with its chain hash and keep the mutation; then feed positions under the feed lock; one commit."""
+    with its chain hash and keep the mutation; then feed positions under the feed lock; one
+    commit."""
     now = utcnow()
     with _begin_write(engine) as conn, conn.begin():
         touched: dict[str, tuple[int, uuid.UUID]] = {}
@@ -187,8 +190,15 @@ class FloorJob:
 KINDS = ("arrive", "set_cause", "set_eta", "complete")
 
 
-def run_job(job: FloorJob) -> tuple[int, list[float]]:
-    """Loop one floor operation for `job.seconds`, crews in turn; return the count and latencies."""
+@dataclass
+class FloorResult:
+    rate: float
+    latencies: list[float]
+    cpu_per_op: float
+
+
+def run_job(job: FloorJob) -> tuple[int, list[float], float]:
+    """Loop one floor operation for `job.seconds`, crews in turn: count, latencies, CPU seconds."""
     engine = make_engine(job.url)
     latencies: list[float] = []
     with engine.connect() as conn:
@@ -196,6 +206,7 @@ def run_job(job: FloorJob) -> tuple[int, list[float]]:
     cursors = {crew.team_id: head for crew in job.crews}
     served = {crew.team_id: 0 for crew in job.crews}
     count = 0
+    cpu = time.process_time()
     deadline = time.perf_counter() + job.seconds
     try:
         while time.perf_counter() < deadline:
@@ -211,17 +222,18 @@ def run_job(job: FloorJob) -> tuple[int, list[float]]:
                     _, cursors[crew.team_id] = delta_pull(engine, team, cursors[crew.team_id])
                 base = served[crew.team_id]
                 served[crew.team_id] += job.batch
-                ids = [crew.order_ids[(base + n) // 4 % len(crew.order_ids)] for n in range(job.batch)]
+                ids = [crew.order_ids[(base + n) // 4 % len(crew.order_ids)]
+                       for n in range(job.batch)]
                 kinds = [KINDS[(base + n) % 4] for n in range(job.batch)]
                 push_batch(engine, crew.device_id, ids, kinds)
             latencies.append(time.perf_counter() - start)
             count += 1
     finally:
         engine.dispose()
-    return count, latencies
+    return count, latencies, time.process_time() - cpu
 
 
-def run_parallel(jobs: list[FloorJob]) -> tuple[float, list[float]]:
+def run_parallel(jobs: list[FloorJob]) -> FloorResult:
     """Run jobs in separate processes (as many as gunicorn has workers); ops/s and latencies."""
     if len(jobs) == 1:
         results = [run_job(jobs[0])]
@@ -229,7 +241,9 @@ def run_parallel(jobs: list[FloorJob]) -> tuple[float, list[float]]:
         with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
             results = pool.map(run_job, jobs)
     seconds = max(job.seconds for job in jobs)
-    return sum(count for count, _ in results) / seconds, [x for _, lat in results for x in lat]
+    count = sum(r[0] for r in results)
+    return FloorResult(count / seconds, [x for r in results for x in r[1]],
+                       sum(r[2] for r in results) / count if count else float("nan"))
 
 
 def create_mutation_log(url: str) -> None:

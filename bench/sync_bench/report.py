@@ -34,6 +34,7 @@ class Row:
     ours: str
     floor: str = ""
     overhead: str = ""
+    cpu: str = ""
     note: str = ""
 
 
@@ -61,12 +62,13 @@ def machine() -> str:
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| figure | Fieldsync | floor (in-process) | server/floor | pouchdb-server | Kinto | notes |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| figure | Fieldsync | floor | server/floor | CPU per op, workers / floor "
+             "| pouchdb-server | Kinto | notes |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for row in rows:
         pouch, kinto = REFERENCE.get(row.name, ("", ""))
-        lines.append(f"| {row.name} | {row.ours} | {row.floor} | {row.overhead} | {pouch} | {kinto} "
-                     f"| {row.note} |")
+        lines.append(f"| {row.name} | {row.ours} | {row.floor} | {row.overhead} | {row.cpu} "
+                     f"| {pouch} | {kinto} | {row.note} |")
     return "\n".join(lines)
 
 

@@ -119,7 +119,8 @@ def seed(app: Flask, *, crews: int, orders_per_crew: int, extra_devices: int,
             session.flush()
             owners = list(itertools.islice(itertools.cycle(range(crews)), crews + extra_devices))
             devices = [Device(name=f"Bench tablet {n}", platform="android",
-                              user_id=users[i].id, enrolled_at=utcnow()) for n, i in enumerate(owners)]
+                              user_id=users[i].id, enrolled_at=utcnow())
+                       for n, i in enumerate(owners)]
             session.add_all(devices)
             session.flush()
             seeded = []
@@ -131,7 +132,8 @@ def seed(app: Flask, *, crews: int, orders_per_crew: int, extra_devices: int,
                                         issued_at=issued.issued_at, expires_at=issued.expires_at))
                 seeded.append(SeededDevice(str(device.id), str(users[i].id), str(teams[i].id),
                                            issued.token))
-        pad = _description_length(order_bytes, _order_fields(rng, 0, teams[0], ""), teams[0], users[0])
+        probe_fields = _order_fields(rng, 0, teams[0], "")
+        pad = _description_length(order_bytes, probe_fields, teams[0], users[0])
         serial = itertools.count(1)
         for team, user in zip(teams, users, strict=True):
             with db.transaction() as session:

@@ -43,6 +43,11 @@ class Figures:
                                     f"{result.get('detail')}")
 
     @property
+    def server_cpu_per_op(self) -> float:
+        """gunicorn workers' CPU seconds per operation: robust to a busy machine, unlike latency."""
+        return self.server_cpu * self.seconds / self.count if self.count else float("nan")
+
+    @property
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
@@ -146,7 +151,8 @@ def _run_threads(devices: list[Device], seconds: float, step: Callable[[Device, 
         stop.set()
 
 
-def pull_throughput(devices: list[Device], seconds: float, server_cpu: Callable[[], float]) -> Figures:
+def pull_throughput(devices: list[Device], seconds: float,
+                    server_cpu: Callable[[], float]) -> Figures:
     """B, throughput: every device pulls from its cursor as fast as it can."""
     figures = Figures()
 
@@ -167,7 +173,7 @@ def pull_throughput(devices: list[Device], seconds: float, server_cpu: Callable[
 
 def push(devices: list[Device], batches: int, batch_size: int, server_cpu: Callable[[], float],
          timeout: float = 300) -> Figures:
-    """C: each device pushes `batches` batches of fresh mutations; mutations/s over the wall time."""
+    """C: each device pushes `batches` batches of fresh mutations; mutations/s over wall time."""
     figures = Figures()
 
     def step(device: Device, figures: Figures) -> None:
