@@ -6,6 +6,8 @@ the completion is accepted at once and the link is made here when the signature 
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.orm import Session
 
 from server.domain.audit import Actor
@@ -42,7 +44,11 @@ def signature_reference(session: Session, media_id: object) -> dict[str, str] | 
     For the sync engine: a `complete` pushed after its signature arrived links it at once, and
     re-projecting the completion from the merge state can keep the link.
     """
-    media = session.get(Media, media_id) if media_id else None
+    try:
+        key = media_id if isinstance(media_id, uuid.UUID) else uuid.UUID(str(media_id))
+    except ValueError:
+        return None
+    media = session.get(Media, key)
     if media is None or media.kind != "signature":
         return None
     return {"media_id": str(media.id), "sha256": media.sha256}

@@ -29,10 +29,14 @@ from media.storage import MediaStore, StoreError, content_key, new_temp_file, re
 from media.storage import thumbnail_key as make_thumbnail_key
 from server.domain.audit import Actor
 from server.domain.history import lock_order, record_order_change
+from server.domain.scope import foreign_work_kind
 from server.errors import InvalidImage, MediaIdReused, ServiceUnavailable
 from server.json_provider import to_rfc3339
+from server.models.base import utcnow
 from server.models.media import Media
+from server.models.orders import Order
 from sync import feed
+from sync.review import record_conflict
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,8 @@ class Uploader:
 
     actor: Actor
     source: str
+    #: The crew's team for device uploads: work on an order taken away meanwhile is flagged.
+    team_id: uuid.UUID | None = None
 
 
 def find_existing(session: Session, claim: MediaClaim, sha256: str) -> Media | None:
@@ -114,6 +120,7 @@ def _store_and_record(session: Session, store: MediaStore, uploader: Uploader,
         version=1,
     )
     session.add(media)
+    _flag_if_order_left_the_crew(session, order, media, uploader)
     order.media = [*(order.media or []), order_summary(media)]
     record_order_change(
         session, order, action="media_uploaded", source=uploader.source, actor=uploader.actor,
@@ -130,6 +137,23 @@ def _store_and_record(session: Session, store: MediaStore, uploader: Uploader,
     log.info("media %s stored (%s, %d bytes, new files: %d)", media.id, media.sha256,
              media.size, len(created_keys))
     return media
+
+
+def _flag_if_order_left_the_crew(session: Session, order: Order, media: Media,
+                                 uploader: Uploader) -> None:
+    """A photo taken before dispatch reassigned or cancelled the order is kept, for review."""
+    if uploader.actor.device_id is None:
+        return
+    kind = foreign_work_kind(order, uploader.team_id)
+    if kind is not None:
+        record_conflict(
+            session, order, kind=kind, item_id=media.id, device_id=uploader.actor.device_id,
+            payload={"type": "media_upload", "media_id": media.id, "kind": media.kind,
+                     "sha256": media.sha256},
+            details={"order_status": order.status, "order_team_id": order.team_id,
+                     "device_team_id": uploader.team_id},
+            now=utcnow(),
+        )
 
 
 def _put_files(session: Session, store: MediaStore, incoming: IncomingFile, facts: Any,

@@ -24,6 +24,9 @@ class SlaSchema(Schema):
     complete_by = UtcDateTime(allow_none=True)
 
 
+_sla_schema = SlaSchema()
+
+
 class AssignmentSchema(Schema):
     team_id = fields.UUID(allow_none=True)
     user_ids = fields.List(fields.String())
@@ -76,7 +79,7 @@ class OrderSchema(Schema):
 
     @staticmethod
     def _sla(order) -> dict[str, Any]:
-        return SlaSchema().dump(
+        return _sla_schema.dump(
             {"arrive_by": order.sla_arrive_by, "complete_by": order.sla_complete_by}
         )
 

@@ -55,7 +55,7 @@ def resolve_conflict(session: Session, conflict_id: uuid.UUID, *, resolution: st
         if chosen not in merge.eligible_completions(state):
             raise InvalidTransition("That completion no longer counts (the order was reopened).")
         state["completion_choice"] = chosen
-        write_merged_columns(order, merge.project(state))
+        write_merged_columns(session, order, merge.project(state))
         order.field_state = merge.field_state_from_state(order.field_state or {}, state)
     conflict.resolved_at = utcnow()
     conflict.resolved_by = actor.user_id

@@ -18,19 +18,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from media.signatures import signature_reference
 from schemas.sync import DATA_SCHEMAS, MUTATION_SCHEMA
-from server.domain.audit import Actor, jsonable, order_events
+from server.domain.audit import Actor, jsonable
 from server.domain.history import record_order_change
+from server.domain.scope import ever_assigned_to, foreign_work_kind
 from server.json_provider import to_rfc3339
-from server.models.feed import ChangeLog
 from server.models.orders import Order
 from server.models.people import Device
-from server.models.sync import MergeConflict, MutationRejection, ProcessedMutation
+from server.models.sync import MutationRejection, ProcessedMutation
 from sync import feed, hlc, merge
+from sync.review import record_conflict
 
 #: Order columns the merge sets, and those a crew sees change (a version bump).
 MERGED_COLUMNS = ("arrival", "cause", "eta", "completion", "notes", "status", "needs_review",
@@ -329,46 +331,14 @@ def _lock_order(session: Session, context: PushContext, order_id: uuid.UUID) -> 
     return order
 
 
-def ever_assigned_to(session: Session, order: Order, team_id: uuid.UUID | None) -> bool:
-    """Was the order ever given to this team? The feed says so; the audit trail outlives it."""
-    if team_id is None:
-        return False
-    if order.team_id == team_id:
-        return True
-    in_feed = session.scalar(select(exists().where(
-        ChangeLog.order_id == order.id,
-        (ChangeLog.team_id == team_id) | (ChangeLog.prev_team_id == team_id),
-    )))
-    if in_feed:
-        return True
-    wanted = str(team_id)
-    return any(
-        wanted in [str(value) for value in (event.changes or {}).get("team_id", [])]
-        for event in order_events(session, order.id)
-    )
-
-
-def _foreign_kind(order: Order, team_id: uuid.UUID | None) -> str | None:
-    """The conflict kind when the crew worked on an order dispatch took away meanwhile."""
-    if order.status == "cancelled":
-        return "work_after_cancellation"
-    if order.team_id != team_id:
-        return "work_after_reassignment"
-    return None
-
-
 def _merge_into_order(session: Session, context: PushContext, mutation: dict[str, Any],
                       raw: dict[str, Any], stamp: str, bounded: bool) -> Outcome:
     order = _lock_order(session, context, mutation["order_id"])
     if not ever_assigned_to(session, order, context.team_id):
         raise Rejected("not_in_scope", "This order was never assigned to this device's team.")
-    foreign = _foreign_kind(order, context.team_id)
+    foreign = foreign_work_kind(order, context.team_id)
     state = merge.state_from_field_state(order.field_state or {}, order.status,
                                          order.needs_review)
-    if mutation["type"] == "complete" and not state["arrivals"] and order.arrival is None:
-        raise Rejected("invalid_transition",
-                       "An order is completed on site: push its arrive mutation first.")
-
     event_field = EVENT_TIME_FIELDS.get(mutation["type"])
     event_time = mutation["data"][event_field] if event_field else mutation["at"]
     plain = {
@@ -383,7 +353,7 @@ def _merge_into_order(session: Session, context: PushContext, mutation: dict[str
         new_state["needs_review"] = True
 
     before = {name: getattr(order, name) for name in MERGED_COLUMNS}
-    write_merged_columns(order, merge.project(new_state))
+    write_merged_columns(session, order, merge.project(new_state))
     order.field_state = merge.field_state_from_state(order.field_state or {}, new_state)
     changes = {name: [before[name], getattr(order, name)] for name in MERGED_COLUMNS
                if before[name] != getattr(order, name)}
@@ -409,11 +379,17 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def write_merged_columns(order: Order, view: dict[str, Any]) -> None:
+def write_merged_columns(session: Session, order: Order, view: dict[str, Any]) -> None:
+    """Project the merge state onto the order's columns, keeping a landed signature's link."""
     order.arrival = view["arrival"]
     order.cause = view["cause"]
     order.eta = view["eta"]
-    order.completion = view["completion"]
+    completion = view["completion"]
+    if completion and completion.get("signature_media_id"):
+        link = signature_reference(session, completion["signature_media_id"])
+        if link:
+            completion = {**completion, "signature": link}
+    order.completion = completion
     order.notes = view["notes"]
     order.status = view["status"]
     order.needs_review = view["needs_review"]
@@ -449,11 +425,5 @@ def _record_conflicts(session: Session, context: PushContext, order: Order, stat
             "order_status": order.status, "order_team_id": order.team_id,
             "device_team_id": context.team_id}))
     for kind, loser_id, device_id, payload, details in rows:
-        known = session.scalar(select(exists().where(
-            MergeConflict.order_id == order.id, MergeConflict.kind == kind,
-            MergeConflict.mutation_id == loser_id)))
-        if not known:
-            session.add(MergeConflict(
-                order_id=order.id, kind=kind, mutation_id=loser_id, device_id=device_id,
-                mutation=jsonable(payload), details=jsonable(details), created_at=context.now,
-            ))
+        record_conflict(session, order, kind=kind, item_id=loser_id, device_id=device_id,
+                        payload=payload, details=details, now=context.now)

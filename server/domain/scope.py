@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
+from server.domain.audit import order_events
 from server.errors import NotFound
 from server.models.base import utcnow
+from server.models.feed import ChangeLog
 from server.models.orders import Order
 
 ACTIVE_STATUSES = ("assigned", "en_route", "on_site")
@@ -64,3 +66,49 @@ def get_visible_order(
     if order is None:
         raise NotFound("No such order.")
     return order
+
+
+def ever_assigned_to(session: Session, order: Order, team_id: uuid.UUID | None) -> bool:
+    """Was the order ever given to this team? The feed says so; the audit trail outlives it."""
+    if team_id is None:
+        return False
+    if order.team_id == team_id:
+        return True
+    in_feed = session.scalar(select(exists().where(
+        ChangeLog.order_id == order.id,
+        (ChangeLog.team_id == team_id) | (ChangeLog.prev_team_id == team_id),
+    )))
+    if in_feed:
+        return True
+    wanted = str(team_id)
+    return any(
+        wanted in [str(value) for value in (event.changes or {}).get("team_id", [])]
+        for event in order_events(session, order.id)
+    )
+
+
+def foreign_work_kind(order: Order, team_id: uuid.UUID | None) -> str | None:
+    """The conflict kind when a crew's work reaches an order dispatch took away meanwhile."""
+    if order.status == "cancelled":
+        return "work_after_cancellation"
+    if order.team_id != team_id:
+        return "work_after_reassignment"
+    return None
+
+
+def get_order_for_field_work(
+    session: Session, principal: Principal, order_id: uuid.UUID
+) -> tuple[Order, str | None]:
+    """The order a caller may add field work to, and the review kind when it left the crew.
+
+    Work done offline is never refused because dispatch moved the order meanwhile: a device
+    whose team ever held the order may still add to it (PROTOCOL.md section 4, merge rules).
+    """
+    if not principal.is_device:
+        return get_visible_order(session, principal, order_id), None
+    order = session.get(Order, order_id)
+    if order is None or not ever_assigned_to(session, order, principal.team_id):
+        raise NotFound("No such order.")
+    if in_scope(order, principal.team_id):
+        return order, None
+    return order, foreign_work_kind(order, principal.team_id)

@@ -23,7 +23,7 @@ from schemas.media import MediaSchema, MediaUploadFieldsSchema
 from server.api import Blueprint
 from server.auth.principal import Principal, current_principal, require_staff_or_device
 from server.db import db
-from server.domain.scope import get_visible_order
+from server.domain.scope import get_order_for_field_work, get_visible_order
 from server.errors import NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from server.models.media import Media
 
@@ -54,7 +54,8 @@ UPLOAD_BODY_DOC = {
 
 
 def uploader_of(principal: Principal) -> Uploader:
-    return Uploader(actor=principal.actor, source="device" if principal.is_device else "staff")
+    return Uploader(actor=principal.actor, source="device" if principal.is_device else "staff",
+                    team_id=principal.team_id)
 
 
 def outside_transaction(receive: Callable[[], T]) -> T:
@@ -91,7 +92,7 @@ class OrderMedia(MethodView):
         """Upload a photo or signature (multipart; idempotent on the media id)"""
         principal = current_principal()
         session = db.session
-        get_visible_order(session, principal, order_id)
+        get_order_for_field_work(session, principal, order_id)
         if request.mimetype != "multipart/form-data" or "boundary" not in request.mimetype_params:
             raise ValidationFailed("Send multipart/form-data.",
                                    errors={"file": ["Send multipart/form-data with a file part."]})

@@ -17,7 +17,7 @@ from media import store_of, tus
 from server.api import Blueprint
 from server.auth.principal import current_principal, require_staff_or_device
 from server.db import db
-from server.domain.scope import get_visible_order
+from server.domain.scope import get_order_for_field_work
 from server.errors import ApiError, ValidationFailed
 from server.models.media import Upload
 from server.views.media import UPLOADERS, outside_transaction, uploader_of
@@ -90,7 +90,7 @@ class Uploads(MethodView):
         header = request.headers.get("Upload-Metadata", "")
         metadata = tus.validate_metadata(tus.parse_metadata(header))
         session = db.session
-        order = get_visible_order(session, principal, metadata["order_id"])
+        order, _ = get_order_for_field_work(session, principal, metadata["order_id"])
         upload = tus.create(
             session, actor=principal.actor, order=order, metadata=metadata,
             metadata_header=header, length=length,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from server.db import db
+from server.domain.assignment import assign_order
+from server.domain.audit import SYSTEM
+from server.domain.history import lock_order
 from server.models.base import utcnow
 from server.models.people import Device
 from tests.media.conftest import post_media
@@ -66,3 +69,27 @@ def test_an_order_that_does_not_exist_is_404(client, crew):
     response = post_media(client, crew.headers, "00000000-0000-0000-0000-000000000000", picture())
 
     assert response.status_code == 404
+
+
+def _reassign(app, order_id, team) -> None:
+    with app.app_context(), db.transaction() as session:
+        order = lock_order(session, order_id)
+        assign_order(session, order, team_id=team.id, user_ids=[], actor=SYSTEM)
+
+
+def test_a_photo_of_an_order_reassigned_meanwhile_is_kept_for_review(app, client, crew, factory):
+    _reassign(app, crew.order.id, factory.team())
+    data = picture()
+
+    response = post_media(client, crew.headers, crew.order.id, data)
+
+    assert response.status_code == 201, response.json
+    dispatcher = factory.staff_headers("dispatcher")
+    order = client.get(f"/api/v1/orders/{crew.order.id}", headers=dispatcher).json
+    assert order["needs_review"] is True
+    assert [m["id"] for m in order["media"]] == [response.json["id"]]
+    [conflict] = client.get(f"/api/v1/orders/{crew.order.id}/conflicts",
+                            headers=dispatcher).json["items"]
+    assert conflict["kind"] == "work_after_reassignment"
+    assert conflict["mutation_id"] == response.json["id"]
+

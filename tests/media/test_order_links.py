@@ -132,3 +132,38 @@ def test_a_signature_the_completion_does_not_name_is_not_linked(client, crew, ap
     order, events = load_order(app, crew.order.id)
     assert "signature" not in order.completion
     assert events[-1].action == "media_uploaded"
+
+
+def push_note(client, crew) -> None:
+    hlc = f"{int(time.time() * 1000):013d}-0009-{crew.device.id}"
+    mutation = {"id": str(uuid.uuid4()), "order_id": str(crew.order.id), "type": "add_note",
+                "hlc": hlc, "at": "2026-11-21T08:20:00.000Z", "data": {"text": "all done"}}
+    response = client.post("/api/v1/sync/push", json={"mutations": [mutation]},
+                           headers=crew.headers)
+    assert response.status_code == 200 and response.json["results"][0]["status"] == "applied"
+
+
+def test_a_linked_signature_survives_later_pushes(client, crew, app):
+    signature_id = str(uuid.uuid4())
+    push_arrive_and_complete(client, crew, signature_id)
+    data = signature()
+    post_media(client, crew.headers, crew.order.id, data, media_id=signature_id,
+               kind="signature", filename="sig.png", content_type="image/png")
+
+    push_note(client, crew)
+
+    order, _ = load_order(app, crew.order.id)
+    assert order.completion["signature"] == {"media_id": signature_id, "sha256": sha256(data)}
+
+
+def test_a_signature_uploaded_before_its_completion_is_linked_when_it_arrives(client, crew, app):
+    signature_id = str(uuid.uuid4())
+    data = signature()
+    post_media(client, crew.headers, crew.order.id, data, media_id=signature_id,
+               kind="signature", filename="sig.png", content_type="image/png")
+
+    push_arrive_and_complete(client, crew, signature_id)
+
+    order, events = load_order(app, crew.order.id)
+    assert order.completion["signature"] == {"media_id": signature_id, "sha256": sha256(data)}
+    assert verify_chain(order, events) == []
