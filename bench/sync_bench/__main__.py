@@ -180,6 +180,8 @@ def drive(devices: list[Device], plan: Plan, server_cpu, url: str) -> dict:
     results["warm"] = (time.perf_counter() - started, warm_errors)
     workloads.assign_outboxes(devices)
     results["B"] = workloads.empty_pull_latency(devices[0], plan.b_runs, server_cpu)
+    results["HTTP"] = workloads.http_baseline(devices[: plan.b_devices], plan.b_seconds / 3,
+                                              server_cpu)
     results["B rate"] = workloads.pull_throughput(devices[: plan.b_devices], plan.b_seconds,
                                                   server_cpu)
     log.info("B: p50 %s, %.0f pulls/s", ms(results["B"].p(50)), results["B rate"].rate)
@@ -282,6 +284,9 @@ def _rows(plan: Plan, results: dict, floors: dict[str, floor.FloorResult]) -> li
             ratio(_per_op(b_rate.rate), _per_op(floors["B rate"].rate)),
             _cpu(b_rate.server_cpu_per_op, floors["B rate"].cpu_per_op),
             f"p50 {ms(b_rate.p(50))}, p99 {ms(b_rate.p(99))}"),
+        Row("HTTP baseline: GET /healthz/s (32 devices)", rate(results["HTTP"].rate), "", "",
+            _cpu(results["HTTP"].server_cpu_per_op, float("nan")),
+            f"no database, no auth: gunicorn + Flask + loopback; p50 {ms(results['HTTP'].p(50))}"),
         Row("C mutations/s (8 devices)", rate(c.rate), rate(c_rate),
             ratio(_per_op(c.rate), _per_op(c_rate)), _cpu(c.server_cpu_per_op, c_cpu),
             f"{c.count} mutations, outcomes {dict(c.extra.get('outcomes', {}))}; CPU per mutation"),
@@ -339,12 +344,12 @@ def compare_workers(env: dict, workdir: Path, devices: list[Device], plan: Plan,
 
 def render(kind: str, plan: Plan, options: ServerOptions, command: str, fleet: Fleet,
            results: dict, floors: dict, profile_lines: list[str]) -> str:
-    early = ("A", "B", "B rate", "C", "C1")
+    early = ("A", "B", "HTTP", "B rate", "C", "C1")
     errors = sum(results[k].errors for k in early)
     samples = "; ".join(s for k in early for s in results[k].error_samples[:1])
     threads = f" x {options.threads} threads" if options.worker_class == "gthread" else ""
     cpu = ", ".join(f"{k} {results[k].driver_cpu:.2f} / {results[k].server_cpu:.2f}"
-                    for k in ("B rate", "C", *(f"D{s}" for s in plan.d_fleets)))
+                    for k in ("HTTP", "B rate", "C", *(f"D{s}" for s in plan.d_fleets)))
     mismatches = ", ".join(f"D{s} {results[f'D{s}'].extra.get('digest_mismatches', 0)}"
                            for s in plan.d_fleets)
     warm_seconds, warm_errors = results["warm"]

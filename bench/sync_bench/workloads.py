@@ -151,6 +151,26 @@ def _run_threads(devices: list[Device], seconds: float, step: Callable[[Device, 
         stop.set()
 
 
+def http_baseline(devices: list[Device], seconds: float,
+                  server_cpu: Callable[[], float]) -> Figures:
+    """`GET /healthz` from every device as fast as it can: what gunicorn, Flask and loopback
+    HTTP cost with no database and no auth, the floor the framework sets for B."""
+    figures = Figures()
+
+    def step(device: Device, figures: Figures) -> None:
+        start = time.perf_counter()
+        try:
+            device.request("GET", "/healthz")
+        except RequestFailed as failure:
+            figures.error(str(failure))
+            return
+        figures.done(time.perf_counter() - start)
+
+    meter = Meter(server_cpu)
+    _run_threads(devices, seconds, step, figures, meter)
+    return _record(figures, meter)
+
+
 def pull_throughput(devices: list[Device], seconds: float,
                     server_cpu: Callable[[], float]) -> Figures:
     """B, throughput: every device pulls from its cursor as fast as it can."""
