@@ -12,7 +12,6 @@ import argparse
 import datetime as dt
 import logging
 import random
-import secrets
 import statistics
 import tempfile
 import time
@@ -23,16 +22,17 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from server import create_app, migrations
+from server import create_app
 from server.auth import tokens
 from server.db import db
+from server.migrations.scratch import DEFAULT_PG_URL, scratch_database
 from server.models import Order, Team, User
 from server.models.dispatch import Visit
 
 log = logging.getLogger("kpi_bench")
 
 BENCH_SECRET = "kpi-bench-secret-key-0123456789abcdef"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = DEFAULT_PG_URL
 STATUSES = [
     "new",
     "assigned",
@@ -52,25 +52,10 @@ SLA = {"urgent": (45, 240), "high": (120, 480), "normal": (240, 1440), "low": (1
 @contextmanager
 def database(kind: str) -> Iterator[str]:
     """A fresh database at migration head, removed afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite:///{Path(folder) / 'kpi-bench.db'}"
-            migrations.upgrade(url)
-            yield url
-        return
-    import psycopg
-
-    schema = f"kpi_bench_{secrets.token_hex(3)}"
-    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
-        migrations.upgrade(url)
+    with tempfile.TemporaryDirectory() as folder, scratch_database(
+        kind, Path(folder), prefix="kpi_bench", pg_url=PG_URL
+    ) as url:
         yield url
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def seed(session, count: int, start: dt.datetime, days: int, rng: random.Random) -> User:

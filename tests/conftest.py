@@ -4,7 +4,6 @@ to head, wiped between tests; the same suite runs on both (FIELDSYNC_TEST_DATABA
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -16,15 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from server import create_app, migrations
+from server import create_app
 from server.db import db
+from server.migrations.scratch import DEFAULT_PG_URL, scratch_database
 from server.models import Base
 from tests.factories import Factory
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_BASE_URL = os.environ.get(
-    "FIELDSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_BASE_URL = os.environ.get("FIELDSYNC_TEST_PG_URL", DEFAULT_PG_URL)
 TEST_SECRET = "test-secret-key-0123456789abcdef"
 
 
@@ -38,24 +36,9 @@ def pytest_report_header(config) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
-    if backend() == "sqlite":
-        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "fieldsync-test.db")
-        migrations.upgrade(url)
+    with scratch_database(backend(), tmp_path_factory.mktemp("db"), prefix="fs_test",
+                          pg_url=PG_BASE_URL) as url:
         yield url
-        return
-    import psycopg
-
-    schema = f"fs_test_{os.getpid()}_{secrets.token_hex(3)}"
-    plain = PG_BASE_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{PG_BASE_URL}?options=-csearch_path%3D{schema}"
-    try:
-        migrations.upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +134,8 @@ def gunicorn_server(database_url, media_root, tmp_path):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {(tmp_path / f'gunicorn-{port}.log').read_text()}")
+                log_text = (tmp_path / f"gunicorn-{port}.log").read_text()
+                raise RuntimeError(f"gunicorn exited: {log_text}")
             try:
                 with urllib.request.urlopen(url + "/healthz", timeout=1):
                     return url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -11,6 +10,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,32 +33,16 @@ class Database:
     kind: str
     workdir: Path
     url: str = ""
-    schema: str | None = None
+    _scratch: ExitStack = field(default_factory=ExitStack)
 
     def create(self) -> None:
-        from server import migrations
+        from server.migrations.scratch import scratch_database
 
-        if self.kind == "sqlite":
-            self.url = f"sqlite:///{self.workdir / 'fieldsync-sim.db'}"
-        else:
-            import psycopg
-
-            self.schema = f"fs_sim_{os.getpid()}_{secrets.token_hex(3)}"
-            with psycopg.connect(self._plain_url(), autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA "{self.schema}"')
-            self.url = f"{PG_BASE_URL}?options=-csearch_path%3D{self.schema}"
-        migrations.upgrade(self.url)
-
-    def _plain_url(self) -> str:
-        return PG_BASE_URL.replace("postgresql+psycopg://", "postgresql://")
+        self.url = self._scratch.enter_context(
+            scratch_database(self.kind, self.workdir, prefix="fs_sim", pg_url=PG_BASE_URL))
 
     def drop(self) -> None:
-        if self.schema is None:
-            return
-        import psycopg
-
-        with psycopg.connect(self._plain_url(), autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{self.schema}" CASCADE')
+        self._scratch.close()
 
 
 @dataclass
