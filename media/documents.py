@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from schemas.media import media_schema
 from server.models.media import Media
-from sync.media_source import MediaEntity
+from sync.media_source import MediaEntity, TableMediaSource
 
 
 def media_document(media: Media) -> dict[str, Any]:
@@ -40,20 +40,10 @@ def pull_data(
     return {str(row.id): media_document(row) for row in rows}
 
 
-class PulledMedia:
-    """The sync engine's media source (sync.media_source.MediaSource), rendered by media/."""
+class PulledMedia(TableMediaSource):
+    """The sync engine's media source, rendering the same document `GET /media/{id}` serves."""
 
     @staticmethod
-    def entity(media: Media) -> MediaEntity:
+    def render(media: Media) -> MediaEntity:
         return MediaEntity(id=str(media.id), version=media.version,
                            order_id=str(media.order_id), data=media_document(media))
-
-    def _select(self, session: Session, condition: Any) -> list[MediaEntity]:
-        rows = session.scalars(select(Media).where(condition).order_by(Media.created_at, Media.id))
-        return [self.entity(media) for media in rows]
-
-    def for_orders(self, session: Session, order_ids: list[uuid.UUID]) -> list[MediaEntity]:
-        return self._select(session, Media.order_id.in_(order_ids)) if order_ids else []
-
-    def by_ids(self, session: Session, media_ids: list[uuid.UUID]) -> list[MediaEntity]:
-        return self._select(session, Media.id.in_(media_ids)) if media_ids else []

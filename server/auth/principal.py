@@ -100,16 +100,21 @@ def current_principal() -> Principal:
     return principal
 
 
+def _authorize_staff(roles: tuple[str, ...]) -> Principal:
+    """An access token whose user holds one of `roles`; 403 for any other role."""
+    principal = authenticate_access()
+    if principal.role not in roles:
+        raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
+    return principal
+
+
 def require_roles(*roles: str) -> Callable:
     """Staff endpoint: an access token whose user has one of `roles` (403 otherwise)."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = authenticate_access()
-            if principal.role not in roles:
-                raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
-            g.principal = principal
+            g.principal = _authorize_staff(roles)
             return view(*args, **kwargs)
 
         return wrapper
@@ -142,10 +147,7 @@ def require_staff_or_device(*roles: str) -> Callable:
             if typ == "device":
                 g.principal = authenticate_device()
             else:
-                principal = authenticate_access()
-                if principal.role not in roles:
-                    raise Forbidden(f"This needs one of the roles: {', '.join(roles)}.")
-                g.principal = principal
+                g.principal = _authorize_staff(roles)
             return view(*args, **kwargs)
 
         return wrapper

@@ -60,7 +60,9 @@ def issue(
         "typ": typ,
         **(extra or {}),
     }
-    token = jwt.encode(claims, keys.current, algorithm=ALGORITHM, headers={"kid": key_id(keys.current)})
+    token = jwt.encode(
+        claims, keys.current, algorithm=ALGORITHM, headers={"kid": key_id(keys.current)}
+    )
     return IssuedToken(token=token, jti=jti, issued_at=now, expires_at=expires)
 
 
