@@ -9,7 +9,7 @@ import uuid
 from flask import Flask, g, request
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from server.api import Api, configure_openapi
+from server.api import Api, configure_openapi, swagger_assets_blueprint
 from server.config import Settings
 from server.db import db
 from server.errors import problem_response, register_error_handlers
@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     from server.views import health
 
     app.register_blueprint(health.blp)
+    app.register_blueprint(swagger_assets_blueprint())
     from server import cli, metrics
 
     metrics.init_app(app)

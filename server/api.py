@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import flask_smorest
+import swagger_ui_bundle
+from flask import Blueprint as FlaskBlueprint
 from flask import Flask
 
 from server.errors import response_for_http_exception
 
+#: Swagger UI is served by the app itself, so the docs work on a network without internet.
+SWAGGER_ASSETS_URL = "/api/v1/docs/assets/"
 API_TITLE = "Fieldsync"
 API_VERSION = "1"
 
@@ -30,7 +34,7 @@ def configure_openapi(app: Flask) -> None:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=SWAGGER_ASSETS_URL,
         API_SPEC_OPTIONS={
             "info": {"description": "Offline-first sync server for field service work orders."},
             "components": {
@@ -42,3 +46,11 @@ def configure_openapi(app: Flask) -> None:
         },
     )
 
+
+
+def swagger_assets_blueprint() -> FlaskBlueprint:
+    """The Swagger UI files of the swagger-ui-bundle package, at SWAGGER_ASSETS_URL."""
+    return FlaskBlueprint(
+        "swagger_assets", __name__, static_folder=swagger_ui_bundle.swagger_ui_path,
+        static_url_path=SWAGGER_ASSETS_URL.rstrip("/"),
+    )

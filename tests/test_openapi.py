@@ -68,3 +68,14 @@ def test_the_docs_page_renders_swagger_ui(client):
     assert response.mimetype == "text/html"
     assert "swagger-ui" in response.get_data(as_text=True)
     assert "/api/v1/openapi.json" in response.get_data(as_text=True)
+
+
+def test_the_docs_page_loads_swagger_ui_from_this_server(client):
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "/api/v1/docs/assets/swagger-ui-bundle.js" in page
+
+    script = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
+
+    assert script.status_code == 200
+    assert script.mimetype in ("text/javascript", "application/javascript")
+    assert len(script.get_data()) > 100_000
