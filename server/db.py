@@ -106,6 +106,19 @@ class Database:
         return session
 
     @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A short read-only session of its own, closed on exit.
+
+        Authentication reads through it, so a write request on SQLite takes the write lock only
+        when its view first touches `db.session`, not while the token is being checked.
+        """
+        session = self.new_session(write=False)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session outside any request (CLI, sweeps): commit on success, roll back on error."""
         session = self.new_session(write=True)

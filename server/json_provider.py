@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +11,8 @@ from flask.json.provider import DefaultJSONProvider
 
 
 def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return to_rfc3339(value)
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, set | frozenset):
@@ -29,23 +30,12 @@ def to_rfc3339(value: dt.datetime) -> str:
 
 class OrjsonProvider(DefaultJSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        option = orjson.OPT_NON_STR_KEYS
+        # Datetimes go through `_default` (milliseconds and Z) instead of orjson's own format.
+        option = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
         if kwargs.get("sort_keys"):
             option |= orjson.OPT_SORT_KEYS
-        return orjson.dumps(_normalise(obj), default=_default, option=option).decode()
+        return orjson.dumps(obj, default=_default, option=option).decode()
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         return orjson.loads(s)
 
-
-def _normalise(obj: Any) -> Any:
-    """orjson writes datetimes with microseconds; ours have milliseconds and a Z."""
-    if isinstance(obj, dt.datetime):
-        return to_rfc3339(obj)
-    if isinstance(obj, dict):
-        return {k: _normalise(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_normalise(v) for v in obj]
-    if isinstance(obj, uuid.UUID):
-        return str(obj)
-    return obj

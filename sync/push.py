@@ -69,8 +69,9 @@ class PushContext:
     rules: list[str] = field(default_factory=list)
     #: Mutation ids of the batch the server has answered before (one query per batch).
     seen: set[uuid.UUID] = field(default_factory=set)
-    #: Orders this transaction holds locked, so later mutations of the batch skip the query.
-    locked: set[uuid.UUID] = field(default_factory=set)
+    #: Orders this transaction holds locked, so later mutations of the batch skip the query
+    #: (kept as objects: the session holds them only weakly).
+    locked: dict[uuid.UUID, Order] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.clock = hlc.Clock(_ms(self.now))
@@ -318,16 +319,14 @@ def _report_location(session: Session, context: PushContext, mutation: dict[str,
 def _lock_order(session: Session, context: PushContext, order_id: uuid.UUID) -> Order:
     """The order, locked until commit; read once per batch while the lock is held."""
     if order_id in context.locked:
-        order = session.get(Order, order_id)
-        if order is not None:
-            return order
+        return context.locked[order_id]
     order = session.scalars(
         select(Order).where(Order.id == order_id).with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
     if order is None:
         raise Rejected("order_not_found", "No such order.")
-    context.locked.add(order_id)
+    context.locked[order_id] = order
     return order
 
 

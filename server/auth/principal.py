@@ -61,7 +61,8 @@ def _bearer_token() -> str:
 
 def authenticate_access() -> Principal:
     claims = tokens.decode(key_ring(), _bearer_token(), expected_typ="access")
-    user = db.session.get(User, claims["sub"])
+    with db.read_session() as session:
+        user = session.get(User, claims["sub"])
     if user is None:
         raise Unauthorized("The token's user does not exist.")
     if not user.active:
@@ -71,13 +72,14 @@ def authenticate_access() -> Principal:
 
 def authenticate_device() -> Principal:
     claims = tokens.decode(key_ring(), _bearer_token(), expected_typ="device")
-    row = db.session.execute(
-        select(Device.revoked_at, Device.user_id, User.active, User.role, User.team_id,
-               DeviceToken.revoked_at, DeviceToken.device_id)
-        .join(User, User.id == Device.user_id)
-        .outerjoin(DeviceToken, DeviceToken.jti == claims["jti"])
-        .where(Device.id == claims["did"])
-    ).one_or_none()
+    with db.read_session() as session:
+        row = session.execute(
+            select(Device.revoked_at, Device.user_id, User.active, User.role, User.team_id,
+                   DeviceToken.revoked_at, DeviceToken.device_id)
+            .join(User, User.id == Device.user_id)
+            .outerjoin(DeviceToken, DeviceToken.jti == claims["jti"])
+            .where(Device.id == claims["did"])
+        ).one_or_none()
     if row is None or row.user_id != claims["sub"]:
         raise Unauthorized("The token's device does not exist.")
     device_revoked_at, user_id, active, role, team_id, token_revoked_at, token_device = row

@@ -54,11 +54,10 @@ def _cursor_keys() -> list[bytes]:
 def _begin_consistent_read() -> None:
     """Read the whole pull from one snapshot, so data, cursor and digest agree.
 
-    SQLite's read transaction is one snapshot already. On PostgreSQL the authentication query
-    ran under READ COMMITTED; end that transaction and read the rest in REPEATABLE READ.
+    SQLite's read transaction is one snapshot already. On PostgreSQL the request's transaction
+    (authentication read through its own session) begins in REPEATABLE READ.
     """
     if not db.is_sqlite:
-        db.session.rollback()
         db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
