@@ -7,6 +7,7 @@ matching `If-Match`; assign, cancel and reopen honour one when it is sent.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, request, url_for
@@ -194,13 +195,27 @@ def _locked_for_dispatch(order_id: uuid.UUID) -> Order:
     return order
 
 
-@blp.route("/orders/<uuid:order_id>/assign", methods=["POST"])
-@require_roles(*DISPATCH)
-@blp.arguments(AssignmentInputSchema)
-@blp.response(200, OrderSchema)
-@blp.alt_response(409, description="invalid_transition: not allowed from the current status.")
-@blp.alt_response(412, description=STALE_DOC)
-@blp.doc(parameters=[IF_MATCH_DOC])
+def dispatch_action(action: str, input_schema) -> Callable:
+    """The routing, role check and documentation shared by assign, cancel and reopen."""
+
+    def decorate(view: Callable) -> Callable:
+        for decorator in reversed((
+            blp.route(f"/orders/<uuid:order_id>/{action}", methods=["POST"]),
+            require_roles(*DISPATCH),
+            blp.arguments(input_schema),
+            blp.response(200, OrderSchema),
+            blp.alt_response(409, description="invalid_transition: not allowed from the "
+                                              "current status."),
+            blp.alt_response(412, description=STALE_DOC),
+            blp.doc(parameters=[IF_MATCH_DOC]),
+        )):
+            view = decorator(view)
+        return view
+
+    return decorate
+
+
+@dispatch_action("assign", AssignmentInputSchema)
 def assign(data: dict[str, Any], order_id: uuid.UUID):
     """Assign an order to a team and some of its crew members."""
     order = _locked_for_dispatch(order_id)
@@ -209,13 +224,7 @@ def assign(data: dict[str, Any], order_id: uuid.UUID):
     return order_response(order_schema.dump(order), order)
 
 
-@blp.route("/orders/<uuid:order_id>/cancel", methods=["POST"])
-@require_roles(*DISPATCH)
-@blp.arguments(ReasonSchema)
-@blp.response(200, OrderSchema)
-@blp.alt_response(409, description="invalid_transition: not allowed from the current status.")
-@blp.alt_response(412, description=STALE_DOC)
-@blp.doc(parameters=[IF_MATCH_DOC])
+@dispatch_action("cancel", ReasonSchema)
 def cancel(data: dict[str, Any], order_id: uuid.UUID):
     """Cancel an order that is not completed yet (409 invalid_transition otherwise)."""
     order = _locked_for_dispatch(order_id)
@@ -223,13 +232,7 @@ def cancel(data: dict[str, Any], order_id: uuid.UUID):
     return order_response(order_schema.dump(order), order)
 
 
-@blp.route("/orders/<uuid:order_id>/reopen", methods=["POST"])
-@require_roles(*DISPATCH)
-@blp.arguments(ReasonSchema)
-@blp.response(200, OrderSchema)
-@blp.alt_response(409, description="invalid_transition: not allowed from the current status.")
-@blp.alt_response(412, description=STALE_DOC)
-@blp.doc(parameters=[IF_MATCH_DOC])
+@dispatch_action("reopen", ReasonSchema)
 def reopen(data: dict[str, Any], order_id: uuid.UUID):
     """Send a completed or closed order back to its team (or to `new`), keeping its history."""
     order = _locked_for_dispatch(order_id)
