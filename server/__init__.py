@@ -49,8 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from sync import feed
 
-    db.before_commit(feed.publish_pending)
-    db.after_rollback(feed.discard_pending)
+    for event_name, hook in feed.SESSION_HOOKS:
+        db.listen(event_name, hook)
     db.init_app(app)
 
     register_error_handlers(app)

@@ -57,28 +57,21 @@ class Database:
     """Flask extension handing out the request's session; the engine lives on each app."""
 
     def __init__(self) -> None:
-        self._commit_hooks: list[Callable[[Session], None]] = []
-        self._rollback_hooks: list[Callable[[Session], None]] = []
+        self._session_hooks: list[tuple[str, Callable[..., None]]] = []
 
     def init_app(self, app: Flask) -> None:
         settings = app.config["SETTINGS"]
         engine = make_engine(settings.database_url)
         factory = sessionmaker(engine, expire_on_commit=False)
-        for hook in self._commit_hooks:
-            event.listen(factory, "before_commit", hook)
-        for hook in self._rollback_hooks:
-            event.listen(factory, "after_rollback", hook)
+        for name, hook in self._session_hooks:
+            event.listen(factory, name, hook)
         app.extensions["fieldsync_db"] = _BoundDatabase(engine, factory)
         app.teardown_appcontext(self._close_session)
 
-    def before_commit(self, hook: Callable[[Session], None]) -> None:
-        """Register work that must run inside every transaction just before it commits."""
-        if hook not in self._commit_hooks:
-            self._commit_hooks.append(hook)
-
-    def after_rollback(self, hook: Callable[[Session], None]) -> None:
-        if hook not in self._rollback_hooks:
-            self._rollback_hooks.append(hook)
+    def listen(self, event_name: str, hook: Callable[..., None]) -> None:
+        """Register a SQLAlchemy session event hook on the sessions of every app."""
+        if (event_name, hook) not in self._session_hooks:
+            self._session_hooks.append((event_name, hook))
 
     @property
     def _bound(self) -> _BoundDatabase:

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import weakref
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from server.models.base import utcnow
 from server.models.feed import ChangeLog, FeedState
 
 _PENDING = "fieldsync.pending_changes"
+_SAVEPOINTS = "fieldsync.pending_at_savepoint"
 
 
 @dataclass
@@ -96,19 +98,32 @@ def publish_pending(session: Session) -> None:
     )
 
 
-def discard_pending(session: Session) -> None:
-    """after_rollback hook: changes of a rolled-back transaction must never be published."""
-    session.info.pop(_PENDING, None)
+def _open_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """after_transaction_create hook: remember what was pending when a savepoint opened."""
+    if transaction.nested:
+        # Weak keys: a snapshot goes with its savepoint (after_transaction_end runs before
+        # after_soft_rollback, so it cannot be the place to drop it).
+        snapshots = session.info.setdefault(_SAVEPOINTS, weakref.WeakKeyDictionary())
+        snapshots[transaction] = dict(session.info.get(_PENDING, {}))
 
 
-def pending_snapshot(session: Session) -> dict[tuple[str, str], PendingChange]:
-    """The changes noted so far, to restore when a savepoint rolls back (see `restore_pending`)."""
-    return dict(session.info.get(_PENDING, {}))
+def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """after_soft_rollback hook: changes noted inside a rolled-back savepoint (or a rolled-back
+    transaction) must never be published; those noted before the savepoint stay."""
+    if previous.nested:
+        snapshot = session.info.get(_SAVEPOINTS, {}).get(previous)
+        if snapshot is not None:
+            session.info[_PENDING] = snapshot
+    else:
+        session.info.pop(_PENDING, None)
 
 
-def restore_pending(session: Session, snapshot: dict[tuple[str, str], PendingChange]) -> None:
-    """Forget the changes noted inside a savepoint that rolled back, keeping the earlier ones."""
-    session.info[_PENDING] = dict(snapshot)
+#: The session events the feed needs, registered by the app factory.
+SESSION_HOOKS = (
+    ("before_commit", publish_pending),
+    ("after_transaction_create", _open_savepoint),
+    ("after_soft_rollback", _forget_rolled_back),
+)
 
 
 def prune(session: Session, older_than: dt.datetime) -> tuple[int, int]:

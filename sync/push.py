@@ -31,7 +31,7 @@ from server.json_provider import to_rfc3339
 from server.models.orders import Order
 from server.models.people import Device
 from server.models.sync import MutationRejection, ProcessedMutation
-from sync import feed, hlc, merge
+from sync import hlc, merge
 from sync.review import record_conflict
 
 #: Order columns the merge sets, and those a crew sees change (a version bump).
@@ -187,7 +187,6 @@ def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
     except Rejected as rejection:
         return _reject(session, context, raw, mutation_id, digest, rejection)
 
-    pending = feed.pending_snapshot(session)
     try:
         with session.begin_nested():
             outcome = _apply_valid(session, context, mutation, raw)
@@ -195,11 +194,9 @@ def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
             session.flush()
         return outcome
     except Rejected as rejection:
-        feed.restore_pending(session, pending)
         context.locked.clear()  # a rolled-back savepoint may release the locks it took
         return _reject(session, context, raw, mutation_id, digest, rejection)
     except IntegrityError:
-        feed.restore_pending(session, pending)
         context.locked.clear()
         earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
         if earlier is None:

@@ -20,7 +20,6 @@ from server.domain.history import record_order_change
 from server.errors import IdempotencyKeyReused, InvalidTransition
 from server.models.base import utcnow
 from server.models.orders import IdempotencyKey, Order, OrderNumberCounter
-from sync import feed
 
 ORDER_FIELDS = (
     "source", "kind", "priority", "title", "description", "customer_name", "customer_phone",
@@ -162,7 +161,6 @@ def create_order_from_request(
     earlier = _replay(session, actor.user_id, idempotency_key, fingerprint)
     if earlier is not None:
         return CreateOutcome(earlier, True)
-    pending = feed.pending_snapshot(session)
     try:
         with session.begin_nested():
             order = _create_and_assign(session, settings, actor, columns, assignment)
@@ -172,7 +170,6 @@ def create_order_from_request(
             ))
             session.flush()
     except IntegrityError:
-        feed.restore_pending(session, pending)
         earlier = _replay(session, actor.user_id, idempotency_key, fingerprint)
         if earlier is None:
             raise
