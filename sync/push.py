@@ -1,11 +1,17 @@
 """Applying a pushed batch: each mutation on its own, exactly once, merged field by field.
 
-Every mutation runs in its own SAVEPOINT, so a rejected one undoes only itself. Its id is the
-idempotency key: the outcome is stored in `processed_mutations` in the same transaction as the
-effect, so a retry after a lost response answers `duplicate` with the first outcome, and the
-same id with other content is `mutation_id_reused`. Two racing retries of one id both pass the
-first check; the second then fails on the primary key, its savepoint rolls back and it answers
-`duplicate` too. The order row is locked (FOR UPDATE) while a mutation merges into it.
+A mutation's id is its idempotency key: the outcome is stored in `processed_mutations` in the
+same transaction as the effect, so a retry after a lost response answers `duplicate` with the
+first outcome, and the same id with other content is `mutation_id_reused`.
+
+The common case runs in one go: the batch's orders are locked with one `SELECT ... FOR UPDATE`
+(in id order, so two batches cannot deadlock), then the ids already answered are read (after
+the locks, so a racing retry of the same mutations sees the first one's outcome), then every
+mutation is merged in memory and the session writes them all in one flush. Nothing is written
+before a mutation is known to apply, so a rejected one needs no savepoint. If the flush still
+hits a mutation id committed meanwhile by another request (a race the order locks cannot see,
+such as a rejected or location mutation), the batch's savepoint rolls back and the batch is
+applied again mutation by mutation, each in its own savepoint.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,14 +74,19 @@ class PushContext:
     skew_ms: int = 0
     #: The merge rule that decided each merged mutation (for the metrics).
     rules: list[str] = field(default_factory=list)
-    #: Mutation ids of the batch the server has answered before (one query per batch).
-    seen: set[uuid.UUID] = field(default_factory=set)
+    #: Outcomes already stored for the batch's mutation ids (read once, then kept up to date).
+    earlier: dict[uuid.UUID, ProcessedMutation] = field(default_factory=dict)
     #: Orders this transaction holds locked, so later mutations of the batch skip the query
     #: (kept as objects: the session holds them only weakly).
     locked: dict[uuid.UUID, Order] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        """Forget a rolled-back attempt: the batch is about to be applied again."""
         self.clock = hlc.Clock(_ms(self.now))
+        self.rules, self.earlier, self.locked = [], {}, {}
 
     @property
     def actor(self) -> Actor:
@@ -114,15 +126,43 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
     """Apply `mutations` in order; one result per mutation, in the same order."""
     device = session.get(Device, context.device_id)
     context.skew_ms = _measure_skew(device, mutations, context)
-    ids = [mutation_id for mutation_id in map(_parse_id, mutations) if mutation_id is not None]
-    if ids:
-        context.seen = set(session.scalars(
-            select(ProcessedMutation.id).where(ProcessedMutation.id.in_(ids))))
-    results = [_apply_one(session, context, raw).as_result(_raw_id(raw)) for raw in mutations]
+    try:
+        with session.begin_nested():
+            results = _apply_all(session, context, mutations, guarded=False)
+    except IntegrityError:
+        context.restart()
+        results = _apply_all(session, context, mutations, guarded=True)
     if device is not None and device.clock_skew_ms != context.skew_ms:
         session.execute(update(Device).where(Device.id == device.id)
                         .values(clock_skew_ms=context.skew_ms))
     return results
+
+
+def _apply_all(session: Session, context: PushContext, mutations: list[Any], *,
+               guarded: bool) -> list[dict]:
+    """Lock the batch's orders, read which mutations were answered before, apply the rest.
+
+    `guarded` runs each mutation in a savepoint of its own (the fallback after a race).
+    """
+    _lock_orders(session, context, mutations)
+    ids = [mutation_id for mutation_id in map(_parse_id, mutations) if mutation_id is not None]
+    if ids:
+        context.earlier = {record.id: record for record in session.scalars(
+            select(ProcessedMutation).where(ProcessedMutation.id.in_(ids)))}
+    return [_apply_one(session, context, raw, guarded).as_result(_raw_id(raw))
+            for raw in mutations]
+
+
+def _lock_orders(session: Session, context: PushContext, mutations: list[Any]) -> None:
+    """Lock every order the batch names, in id order, with one query."""
+    order_ids = sorted({order_id for raw in mutations if isinstance(raw, dict)
+                        and (order_id := _parse_uuid(raw.get("order_id"))) is not None})
+    if not order_ids:
+        return
+    orders = session.scalars(
+        select(Order).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update()
+        .execution_options(populate_existing=True))
+    context.locked = {order.id: order for order in orders}
 
 
 def _raw_id(raw: Any) -> Any:
@@ -173,35 +213,60 @@ def _corrected(context: PushContext, moment: dt.datetime) -> dt.datetime:
     return moment - dt.timedelta(milliseconds=context.skew_ms)
 
 
-def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
+def _apply_one(session: Session, context: PushContext, raw: Any, guarded: bool) -> Outcome:
     mutation_id = _parse_id(raw)
     digest = content_hash(raw)
-    if mutation_id in context.seen:
-        earlier = session.get(ProcessedMutation, mutation_id)
-        if earlier is not None:
-            return _replay(session, context, raw, earlier, digest)
-    if mutation_id is not None:
-        context.seen.add(mutation_id)
+    earlier = context.earlier.get(mutation_id) if mutation_id is not None else None
+    if earlier is not None:
+        return _replay(session, context, raw, earlier, digest)
     try:
         mutation = _validate(raw)
     except Rejected as rejection:
-        return _reject(session, context, raw, mutation_id, digest, rejection)
+        return _reject(session, context, raw, mutation_id, digest, rejection, guarded)
 
     try:
-        with session.begin_nested():
+        with _savepoint(session, guarded):
             outcome = _apply_valid(session, context, mutation, raw)
-            session.add(_processed(mutation_id, context, digest, mutation.get("order_id"), outcome))
-            session.flush()
+            _store_outcome(session, context, mutation_id, digest, mutation.get("order_id"),
+                           outcome, guarded)
         return outcome
     except Rejected as rejection:
-        context.locked.clear()  # a rolled-back savepoint may release the locks it took
-        return _reject(session, context, raw, mutation_id, digest, rejection)
+        if guarded:
+            context.locked.clear()  # a rolled-back savepoint may release the locks it took
+        return _reject(session, context, raw, mutation_id, digest, rejection, guarded)
     except IntegrityError:
-        context.locked.clear()
-        earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
-        if earlier is None:
+        if not guarded:
             raise
-        return _replay(session, context, raw, earlier, digest)
+        context.locked.clear()
+        return _replay_raced(session, context, raw, mutation_id, digest)
+
+
+def _savepoint(session: Session, guarded: bool):
+    """A savepoint around one mutation on the guarded path; none in the one-go path, where
+    nothing is written before the mutation is known to apply."""
+    return session.begin_nested() if guarded else nullcontext()
+
+
+def _store_outcome(session: Session, context: PushContext, mutation_id: uuid.UUID | None,
+                   digest: str, order_id: uuid.UUID | None, outcome: Outcome,
+                   guarded: bool) -> None:
+    """Keep the outcome for replays; a later copy of the id in the batch is a duplicate."""
+    if mutation_id is None:
+        return
+    record = _processed(mutation_id, context, digest, order_id, outcome)
+    session.add(record)
+    if guarded:
+        session.flush()
+    context.earlier[mutation_id] = record
+
+
+def _replay_raced(session: Session, context: PushContext, raw: Any,
+                  mutation_id: uuid.UUID | None, digest: str) -> Outcome:
+    """Another request stored this mutation id first: answer with its outcome."""
+    earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
+    if earlier is None:
+        raise RuntimeError("integrity error without a stored mutation outcome")
+    return _replay(session, context, raw, earlier, digest)
 
 
 def _parse_id(raw: Any) -> uuid.UUID | None:
@@ -250,21 +315,18 @@ def _processed(mutation_id: uuid.UUID | None, context: PushContext, digest: str,
 
 
 def _reject(session: Session, context: PushContext, raw: Any, mutation_id: uuid.UUID | None,
-            digest: str, rejection: Rejected) -> Outcome:
+            digest: str, rejection: Rejected, guarded: bool) -> Outcome:
     """Keep the rejected mutation (and, when it has an id, its outcome for replays)."""
     outcome = Outcome("rejected", rejection.code, rejection.detail, errors=rejection.errors)
     _store_rejection(session, context, raw, mutation_id, rejection)
-    if mutation_id is not None:
-        order_id = _parse_uuid(raw.get("order_id")) if isinstance(raw, dict) else None
-        try:
-            with session.begin_nested():
-                session.add(_processed(mutation_id, context, digest, order_id, outcome))
-                session.flush()
-        except IntegrityError:
-            earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
-            if earlier is not None:
-                return _replay(session, context, raw, earlier, digest)
+    order_id = _parse_uuid(raw.get("order_id")) if isinstance(raw, dict) else None
+    try:
+        with _savepoint(session, guarded):
+            _store_outcome(session, context, mutation_id, digest, order_id, outcome, guarded)
+    except IntegrityError:
+        if not guarded:
             raise
+        return _replay_raced(session, context, raw, mutation_id, digest)
     return outcome
 
 
