@@ -18,7 +18,6 @@ crew worked offline (its data is stored, the status does not move).
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from typing import Any
 
@@ -166,6 +165,19 @@ def _add_once(collection: dict[str, Any], key: str, value: dict[str, Any]) -> No
     collection.setdefault(key, value)
 
 
+def _copy(value: Any) -> Any:
+    """A copy two levels deep: the state's members and their collections.
+
+    Enough for a pure merge because no function here changes a stored entry in place: entries
+    are only added to collections or replaced whole, so old and new states may share them.
+    """
+    return dict(value) if isinstance(value, dict) else value
+
+
+def copy_state(state: State) -> State:
+    return {key: _copy(value) for key, value in state.items()}
+
+
 def apply(state: State, mutation: Mutation) -> tuple[State, Decision]:
     """Merge one mutation into a copy of `state`; returns the new state and the decision.
 
@@ -173,7 +185,7 @@ def apply(state: State, mutation: Mutation) -> tuple[State, Decision]:
     `outcome` ("applied" when the order now shows what the mutation sent, else "merged") and
     `conflicts`, the completions that newly lost with different content.
     """
-    new = copy.deepcopy(state)
+    new = copy_state(state)
     mid, kind, data, stamp = mutation["id"], mutation["type"], mutation["data"], mutation["hlc"]
     losers_before = completion_losers(new)
     common = {"hlc": stamp, "device_id": mutation["device_id"]}
@@ -252,7 +264,7 @@ def state_from_field_state(field_state: dict[str, Any], status: str, needs_revie
     state["needs_review"] = needs_review
     for key in (*SET_KEYS, "cause", "completion_choice", "reopened_at"):
         if field_state.get(key) is not None:
-            state[key] = copy.deepcopy(field_state[key])
+            state[key] = _copy(field_state[key])
     return state
 
 
@@ -260,5 +272,5 @@ def field_state_from_state(field_state: dict[str, Any], state: State) -> dict[st
     """The order's new `field_state`: this module's keys replaced, every other key kept."""
     updated = dict(field_state)
     for key in (*SET_KEYS, "cause", "completion_choice"):
-        updated[key] = copy.deepcopy(state[key])
+        updated[key] = _copy(state[key])
     return updated

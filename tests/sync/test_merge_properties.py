@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from hypothesis import given, settings
@@ -80,6 +81,20 @@ def test_applying_a_mutation_twice_changes_nothing(scenario):
     twice = run(state, [m for mutation in batch for m in (mutation, mutation)])
     assert once == twice
     assert run(once, batch) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios())
+def test_applying_a_mutation_leaves_the_states_before_it_untouched(scenario):
+    """The merge copies only two levels deep, so no step may change an entry in place."""
+    state, batch = scenario
+    history = [copy.deepcopy(state)]
+    states = [state]
+    for mutation in batch:
+        state, _ = merge.apply(state, mutation)
+        states.append(state)
+        history.append(copy.deepcopy(state))
+    assert states == history
 
 
 @settings(max_examples=200, deadline=None)
