@@ -22,10 +22,11 @@ import json
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,7 @@ from server.domain.audit import Actor, jsonable
 from server.domain.history import record_order_change
 from server.domain.scope import ever_assigned_to, foreign_work_kind
 from server.json_provider import to_rfc3339
+from server.models.audit import AuditEvent
 from server.models.orders import Order
 from server.models.people import Device
 from server.models.sync import MutationRejection, ProcessedMutation
@@ -62,6 +64,19 @@ class Rejected(Exception):
 
 
 @dataclass
+class BatchRows:
+    """The rows of a batch applied in one go, inserted with one statement per table."""
+
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    processed: list[dict[str, Any]] = field(default_factory=list)
+
+    def insert(self, session: Session) -> None:
+        for model, rows in ((AuditEvent, self.audit), (ProcessedMutation, self.processed)):
+            if rows:
+                session.execute(insert(model), rows)
+
+
+@dataclass
 class PushContext:
     """Who pushes, and the server's clock for this request."""
 
@@ -75,7 +90,9 @@ class PushContext:
     #: The merge rule that decided each merged mutation (for the metrics).
     rules: list[str] = field(default_factory=list)
     #: Outcomes already stored for the batch's mutation ids (read once, then kept up to date).
-    earlier: dict[uuid.UUID, ProcessedMutation] = field(default_factory=dict)
+    earlier: dict[uuid.UUID, Any] = field(default_factory=dict)
+    #: Rows to insert at the end of the batch; None on the guarded path (written as it goes).
+    rows: BatchRows | None = None
     #: Orders this transaction holds locked, so later mutations of the batch skip the query
     #: (kept as objects: the session holds them only weakly).
     locked: dict[uuid.UUID, Order] = field(default_factory=dict)
@@ -83,10 +100,16 @@ class PushContext:
     def __post_init__(self) -> None:
         self.restart()
 
-    def restart(self) -> None:
-        """Forget a rolled-back attempt: the batch is about to be applied again."""
+    def restart(self, *, guarded: bool = False) -> None:
+        """Start (or, after a rolled-back attempt, start again) applying the batch."""
         self.clock = hlc.Clock(_ms(self.now))
         self.rules, self.earlier, self.locked = [], {}, {}
+        self.rows = None if guarded else BatchRows()
+
+    @property
+    def guarded(self) -> bool:
+        """Each mutation in a savepoint of its own, written as it goes (the fallback)."""
+        return self.rows is None
 
     @property
     def actor(self) -> Actor:
@@ -128,29 +151,27 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
     context.skew_ms = _measure_skew(device, mutations, context)
     try:
         with session.begin_nested():
-            results = _apply_all(session, context, mutations, guarded=False)
+            results = _apply_all(session, context, mutations)
     except IntegrityError:
-        context.restart()
-        results = _apply_all(session, context, mutations, guarded=True)
+        context.restart(guarded=True)
+        results = _apply_all(session, context, mutations)
     if device is not None and device.clock_skew_ms != context.skew_ms:
         session.execute(update(Device).where(Device.id == device.id)
                         .values(clock_skew_ms=context.skew_ms))
     return results
 
 
-def _apply_all(session: Session, context: PushContext, mutations: list[Any], *,
-               guarded: bool) -> list[dict]:
-    """Lock the batch's orders, read which mutations were answered before, apply the rest.
-
-    `guarded` runs each mutation in a savepoint of its own (the fallback after a race).
-    """
+def _apply_all(session: Session, context: PushContext, mutations: list[Any]) -> list[dict]:
+    """Lock the batch's orders, read which mutations were answered before, apply the rest."""
     _lock_orders(session, context, mutations)
     ids = [mutation_id for mutation_id in map(_parse_id, mutations) if mutation_id is not None]
     if ids:
         context.earlier = {record.id: record for record in session.scalars(
             select(ProcessedMutation).where(ProcessedMutation.id.in_(ids)))}
-    return [_apply_one(session, context, raw, guarded).as_result(_raw_id(raw))
-            for raw in mutations]
+    results = [_apply_one(session, context, raw).as_result(_raw_id(raw)) for raw in mutations]
+    if context.rows is not None:
+        context.rows.insert(session)
+    return results
 
 
 def _lock_orders(session: Session, context: PushContext, mutations: list[Any]) -> None:
@@ -213,7 +234,7 @@ def _corrected(context: PushContext, moment: dt.datetime) -> dt.datetime:
     return moment - dt.timedelta(milliseconds=context.skew_ms)
 
 
-def _apply_one(session: Session, context: PushContext, raw: Any, guarded: bool) -> Outcome:
+def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
     mutation_id = _parse_id(raw)
     digest = content_hash(raw)
     earlier = context.earlier.get(mutation_id) if mutation_id is not None else None
@@ -222,42 +243,46 @@ def _apply_one(session: Session, context: PushContext, raw: Any, guarded: bool) 
     try:
         mutation = _validate(raw)
     except Rejected as rejection:
-        return _reject(session, context, raw, mutation_id, digest, rejection, guarded)
+        return _reject(session, context, raw, mutation_id, digest, rejection)
 
     try:
-        with _savepoint(session, guarded):
+        with _savepoint(session, context):
             outcome = _apply_valid(session, context, mutation, raw)
             _store_outcome(session, context, mutation_id, digest, mutation.get("order_id"),
-                           outcome, guarded)
+                           outcome)
         return outcome
     except Rejected as rejection:
-        if guarded:
+        if context.guarded:
             context.locked.clear()  # a rolled-back savepoint may release the locks it took
-        return _reject(session, context, raw, mutation_id, digest, rejection, guarded)
+        return _reject(session, context, raw, mutation_id, digest, rejection)
     except IntegrityError:
-        if not guarded:
+        if not context.guarded:
             raise
         context.locked.clear()
         return _replay_raced(session, context, raw, mutation_id, digest)
 
 
-def _savepoint(session: Session, guarded: bool):
+def _savepoint(session: Session, context: PushContext):
     """A savepoint around one mutation on the guarded path; none in the one-go path, where
     nothing is written before the mutation is known to apply."""
-    return session.begin_nested() if guarded else nullcontext()
+    return session.begin_nested() if context.guarded else nullcontext()
 
 
 def _store_outcome(session: Session, context: PushContext, mutation_id: uuid.UUID | None,
-                   digest: str, order_id: uuid.UUID | None, outcome: Outcome,
-                   guarded: bool) -> None:
+                   digest: str, order_id: uuid.UUID | None, outcome: Outcome) -> None:
     """Keep the outcome for replays; a later copy of the id in the batch is a duplicate."""
     if mutation_id is None:
         return
-    record = _processed(mutation_id, context, digest, order_id, outcome)
-    session.add(record)
-    if guarded:
+    row = {"id": mutation_id, "device_id": context.device_id, "content_hash": digest,
+           "order_id": order_id, "status": outcome.status, "code": outcome.code,
+           "detail": outcome.detail, "order_version": outcome.order_version,
+           "processed_at": context.now}
+    if context.rows is None:
+        session.add(ProcessedMutation(**row))
         session.flush()
-    context.earlier[mutation_id] = record
+    else:
+        context.rows.processed.append(row)
+    context.earlier[mutation_id] = SimpleNamespace(**row)
 
 
 def _replay_raced(session: Session, context: PushContext, raw: Any,
@@ -294,8 +319,9 @@ def _validate(raw: Any) -> dict[str, Any]:
     return mutation
 
 
-def _replay(session: Session, context: PushContext, raw: Any, earlier: ProcessedMutation,
+def _replay(session: Session, context: PushContext, raw: Any, earlier: Any,
             digest: str) -> Outcome:
+    """Answer a mutation id seen before (`earlier` has the columns of `processed_mutations`)."""
     if earlier.content_hash != digest or earlier.device_id != context.device_id:
         rejection = Rejected("mutation_id_reused",
                              "This mutation id was already used for another mutation.")
@@ -305,26 +331,17 @@ def _replay(session: Session, context: PushContext, raw: Any, earlier: Processed
                    original_status=earlier.status)
 
 
-def _processed(mutation_id: uuid.UUID | None, context: PushContext, digest: str,
-               order_id: uuid.UUID | None, outcome: Outcome) -> ProcessedMutation:
-    return ProcessedMutation(
-        id=mutation_id, device_id=context.device_id, content_hash=digest, order_id=order_id,
-        status=outcome.status, code=outcome.code, detail=outcome.detail,
-        order_version=outcome.order_version, processed_at=context.now,
-    )
-
-
 def _reject(session: Session, context: PushContext, raw: Any, mutation_id: uuid.UUID | None,
-            digest: str, rejection: Rejected, guarded: bool) -> Outcome:
+            digest: str, rejection: Rejected) -> Outcome:
     """Keep the rejected mutation (and, when it has an id, its outcome for replays)."""
     outcome = Outcome("rejected", rejection.code, rejection.detail, errors=rejection.errors)
     _store_rejection(session, context, raw, mutation_id, rejection)
     order_id = _parse_uuid(raw.get("order_id")) if isinstance(raw, dict) else None
     try:
-        with _savepoint(session, guarded):
-            _store_outcome(session, context, mutation_id, digest, order_id, outcome, guarded)
+        with _savepoint(session, context):
+            _store_outcome(session, context, mutation_id, digest, order_id, outcome)
     except IntegrityError:
-        if not guarded:
+        if not context.guarded:
             raise
         return _replay_raced(session, context, raw, mutation_id, digest)
     return outcome
@@ -423,6 +440,7 @@ def _merge_into_order(session: Session, context: PushContext, mutation: dict[str
         session, order, action=mutation["type"], source="device", actor=context.actor,
         changes=changes, mutation_id=mutation["id"], hlc=stamp, decision=decision,
         event_time=event_time, bump_version=bool(changes),
+        into=None if context.rows is None else context.rows.audit,
         details={"base_version": mutation.get("base_version"), "skew_ms": context.skew_ms}
         if mutation.get("base_version") is not None or context.skew_ms else None,
     )

@@ -52,7 +52,8 @@ def assign_order(
         if strangers:
             raise ValidationFailed(
                 "Assigned users must be active crew members of the team.",
-                errors={"user_ids": [f"Not an active crew member of the team: {', '.join(strangers)}"]},
+                errors={"user_ids": [
+                    f"Not an active crew member of the team: {', '.join(strangers)}"]},
             )
     before = {"status": order.status, "team_id": order.team_id, "user_ids": order.user_ids}
     prev_team_id = order.team_id

@@ -13,6 +13,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -54,7 +55,7 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def event_document(event: AuditEvent) -> dict[str, Any]:
+def event_document(event: AuditEvent | SimpleNamespace) -> dict[str, Any]:
     """The event as `GET /orders/{id}/audit` serves it, without `hash`."""
     return {
         "order_id": str(event.order_id),
@@ -103,32 +104,39 @@ def append_event(
     media_sha256: str | None = None,
     details: dict[str, Any] | None = None,
     event_time: dt.datetime | None = None,
-) -> AuditEvent:
-    """Append one event to the order's chain. The caller holds the order row locked."""
+    into: list[dict[str, Any]] | None = None,
+) -> None:
+    """Append one event to the order's chain. The caller holds the order row locked.
+
+    `into` collects the event's row instead of adding it to the session, for a caller that
+    inserts many events with one statement (a push batch).
+    """
     if event_time is not None:
         event_time = event_time.replace(microsecond=event_time.microsecond // 1000 * 1000)
-    event = AuditEvent(
-        order_id=order.id,
-        seq=order.audit_seq + 1,
-        at=utcnow_ms(),
-        event_time=event_time,
-        actor_user_id=actor.user_id,
-        actor_device_id=actor.device_id,
-        source=source,
-        action=action,
-        changes=jsonable(changes or {}),
-        mutation_id=mutation_id,
-        hlc=hlc,
-        decision=jsonable(decision) if decision is not None else None,
-        media_sha256=media_sha256,
-        details=jsonable(details) if details is not None else None,
-        prev_hash=order.audit_head,
-    )
-    event.hash = chain_hash(event.prev_hash, event_document(event))
-    order.audit_seq = event.seq
-    order.audit_head = event.hash
-    session.add(event)
-    return event
+    row = {
+        "order_id": order.id,
+        "seq": order.audit_seq + 1,
+        "at": utcnow_ms(),
+        "event_time": event_time,
+        "actor_user_id": actor.user_id,
+        "actor_device_id": actor.device_id,
+        "source": source,
+        "action": action,
+        "changes": jsonable(changes or {}),
+        "mutation_id": mutation_id,
+        "hlc": hlc,
+        "decision": jsonable(decision) if decision is not None else None,
+        "media_sha256": media_sha256,
+        "details": jsonable(details) if details is not None else None,
+        "prev_hash": order.audit_head,
+    }
+    row["hash"] = chain_hash(row["prev_hash"], event_document(SimpleNamespace(**row)))
+    order.audit_seq = row["seq"]
+    order.audit_head = row["hash"]
+    if into is not None:
+        into.append(row)
+    else:
+        session.add(AuditEvent(**row))
 
 
 def order_events(session: Session, order_id: uuid.UUID) -> list[AuditEvent]:

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from server.domain.audit import Actor, append_event
 from server.errors import NotFound
-from server.models.audit import AuditEvent
 from server.models.base import utcnow
 from server.models.orders import Order
 from sync import feed
@@ -46,7 +45,7 @@ def record_order_change(
     prev_team_id: Any = _UNCHANGED,
     bump_version: bool = True,
     **audit_fields: Any,
-) -> AuditEvent:
+) -> None:
     """Record a change already applied to `order` (which the caller holds locked).
 
     `prev_team_id` is the team before this change when the change moved the order.
@@ -55,7 +54,7 @@ def record_order_change(
     if bump_version:
         order.version += 1
         order.updated_at = utcnow()
-    event = append_event(
+    append_event(
         session, order, action=action, source=source, actor=actor, changes=changes,
         **audit_fields,
     )
@@ -69,4 +68,3 @@ def record_order_change(
             team_id=order.team_id,
             prev_team_id=order.team_id if prev_team_id is _UNCHANGED else prev_team_id,
         )
-    return event
