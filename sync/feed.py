@@ -81,7 +81,7 @@ def publish_pending(session: Session) -> None:
     first = last - len(pending) + 1
     now = utcnow()
     session.execute(
-        insert(ChangeLog),
+        insert(ChangeLog.__table__),
         [
             {
                 "pos": first + offset,

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,14 @@ class Rejected(Exception):
         self.code, self.detail, self.errors = code, detail, errors
 
 
+#: Statements of every push, built once (their compiled form is cached by SQLAlchemy).
+_STORED_SKEW = select(Device.clock_skew_ms).where(Device.id == bindparam("device_id"))
+_ANSWERED = select(*ProcessedMutation.__table__.c).where(
+    ProcessedMutation.id.in_(bindparam("ids", expanding=True)))
+_LOCK_ORDERS = (select(Order).where(Order.id.in_(bindparam("ids", expanding=True)))
+                .order_by(Order.id).with_for_update().execution_options(populate_existing=True))
+
+
 @dataclass
 class BatchRows:
     """The rows of a batch applied in one go, inserted with one statement per table."""
@@ -73,7 +81,7 @@ class BatchRows:
     def insert(self, session: Session) -> None:
         for model, rows in ((AuditEvent, self.audit), (ProcessedMutation, self.processed)):
             if rows:
-                session.execute(insert(model), rows)
+                session.execute(insert(model.__table__), rows)
 
 
 @dataclass
@@ -147,16 +155,16 @@ def content_hash(raw: Any) -> str:
 
 def apply_batch(session: Session, context: PushContext, mutations: list[Any]) -> list[dict]:
     """Apply `mutations` in order; one result per mutation, in the same order."""
-    device = session.get(Device, context.device_id)
-    context.skew_ms = _measure_skew(device, mutations, context)
+    stored_skew = session.execute(_STORED_SKEW, {"device_id": context.device_id}).scalar()
+    context.skew_ms = _measure_skew(stored_skew, mutations, context)
     try:
         with session.begin_nested():
             results = _apply_all(session, context, mutations)
     except IntegrityError:
         context.restart(guarded=True)
         results = _apply_all(session, context, mutations)
-    if device is not None and device.clock_skew_ms != context.skew_ms:
-        session.execute(update(Device).where(Device.id == device.id)
+    if (stored_skew or 0) != context.skew_ms:
+        session.execute(update(Device).where(Device.id == context.device_id)
                         .values(clock_skew_ms=context.skew_ms))
     return results
 
@@ -166,8 +174,7 @@ def _apply_all(session: Session, context: PushContext, mutations: list[Any]) -> 
     _lock_orders(session, context, mutations)
     ids = [mutation_id for mutation_id in map(_parse_id, mutations) if mutation_id is not None]
     if ids:
-        context.earlier = {record.id: record for record in session.scalars(
-            select(ProcessedMutation).where(ProcessedMutation.id.in_(ids)))}
+        context.earlier = {row.id: row for row in session.execute(_ANSWERED, {"ids": ids})}
     results = [_apply_one(session, context, raw).as_result(_raw_id(raw)) for raw in mutations]
     if context.rows is not None:
         context.rows.insert(session)
@@ -178,12 +185,9 @@ def _lock_orders(session: Session, context: PushContext, mutations: list[Any]) -
     """Lock every order the batch names, in id order, with one query."""
     order_ids = sorted({order_id for raw in mutations if isinstance(raw, dict)
                         and (order_id := _parse_uuid(raw.get("order_id"))) is not None})
-    if not order_ids:
-        return
-    orders = session.scalars(
-        select(Order).where(Order.id.in_(order_ids)).order_by(Order.id).with_for_update()
-        .execution_options(populate_existing=True))
-    context.locked = {order.id: order for order in orders}
+    if order_ids:
+        orders = session.scalars(_LOCK_ORDERS, {"ids": order_ids})
+        context.locked = {order.id: order for order in orders}
 
 
 def _raw_id(raw: Any) -> Any:
@@ -208,14 +212,14 @@ def _device_time_ms(raw: Any) -> int | None:
     return max(readings) if readings else None
 
 
-def _measure_skew(device: Device | None, mutations: list[Any], context: PushContext) -> int:
+def _measure_skew(stored_skew: int | None, mutations: list[Any], context: PushContext) -> int:
     """Device clock minus server clock, from the freshest reading in the batch.
 
     A reading ahead of the server proves a fast clock. One behind it cannot be told apart from
     a mutation made offline earlier, so a recent one only says the clock is not fast (0) and an
     old one says nothing (the previous measurement stays).
     """
-    previous = (device.clock_skew_ms if device else None) or 0
+    previous = stored_skew or 0
     readings = [ms for ms in (_device_time_ms(raw) for raw in mutations) if ms is not None]
     if not readings:
         return previous
