@@ -21,11 +21,19 @@ def _default(value: Any) -> Any:
 
 
 def to_rfc3339(value: dt.datetime) -> str:
-    """UTC, millisecond precision, `Z` suffix: the one output format of PROTOCOL.md section 1."""
+    """UTC, millisecond precision, `Z` suffix: the one output format of PROTOCOL.md section 1.
+
+    `isoformat` truncates to milliseconds like the `strftime` form, at half its cost (a snapshot
+    page formats four times per order); only years before 1000, which `strftime` writes
+    unpadded, still take that form.
+    """
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    elif value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    if value.year < 1000:
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class OrjsonProvider(DefaultJSONProvider):

@@ -25,7 +25,7 @@ from schemas.sync import (
 from server import metrics
 from server.api import Blueprint
 from server.auth.principal import current_principal, require_device, require_roles
-from server.db import db
+from server.db import consistent_snapshot, db
 from server.domain.pagination import keyset_page
 from server.errors import BatchTooLarge, CursorExpired, InvalidCursor, RateLimited
 from server.json_provider import to_rfc3339
@@ -51,16 +51,6 @@ def _cursor_keys() -> list[bytes]:
             for key in (settings.secret_key, *settings.old_secret_keys)]
 
 
-def _begin_consistent_read() -> None:
-    """Read the whole pull from one snapshot, so data, cursor and digest agree.
-
-    SQLite's read transaction is one snapshot already. On PostgreSQL the request's transaction
-    (authentication read through its own session) begins in REPEATABLE READ.
-    """
-    if not db.is_sqlite:
-        db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-
-
 def _check_rate(device_id: uuid.UUID, now: dt.datetime) -> None:
     settings = current_app.config["SETTINGS"]
     if settings.pull_min_interval <= 0:
@@ -83,8 +73,12 @@ def _note_sync(device_id: uuid.UUID, last_sync_at: dt.datetime | None, now: dt.d
 
 @blp.route("/sync/pull")
 class Pull(MethodView):
+    # One snapshot for the whole pull (authentication included), so data, cursor and digest
+    # agree.
+    @consistent_snapshot
     @require_device
-    @blp.arguments(PullArgs, location="query", as_kwargs=True)
+    # An instance: given the class, webargs would build a schema on every request.
+    @blp.arguments(PullArgs(), location="query", as_kwargs=True)
     @blp.response(200, PullResponse)
     def get(self, cursor: str | None, limit: int):
         """Pull what changed in the device's scope since `cursor` (none: full snapshot).
@@ -105,7 +99,6 @@ class Pull(MethodView):
             if position.team_id != str(principal.team_id or NO_TEAM):
                 raise CursorExpired("The device's team changed: pull again without a cursor.")
         _check_rate(principal.device_id, now)
-        _begin_consistent_read()
         try:
             page = pull(db.session, team_id=principal.team_id or NO_TEAM,
                         device_id=principal.device_id, cursor=position, limit=limit, now=now)

@@ -1,0 +1,107 @@
+"""The database extension: JSON columns, sessions of a request, pooled connections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import random
+
+import psycopg
+import pytest
+from sqlalchemy import event
+
+from server.db import db
+from server.json_provider import to_rfc3339
+from tests.conftest import backend
+
+#: The module (the `server` package exports the extension under the same name).
+db_module = importlib.import_module("server.db")
+
+
+@pytest.mark.parametrize("text", [
+    '{"b": [1, 2.5, -0.0, 1e-400, 9007199254740993], "a": null, "c": "\\u00e9"}',
+    '"\\ud800"',  # a lone surrogate: orjson refuses it, the standard library does not
+    "[]",
+])
+def test_json_columns_read_as_the_standard_library_reads_them(text):
+    assert db_module._json_loads(text) == json.loads(text)
+
+
+def test_times_are_written_as_before_the_isoformat_shortcut():
+    def by_strftime(value: dt.datetime) -> str:
+        value = (value.replace(tzinfo=dt.UTC) if value.tzinfo is None
+                 else value.astimezone(dt.UTC))
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+    rng = random.Random(7)
+    samples = [dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.datetime(999, 12, 31, 23, 59, 59, 999999),
+               dt.datetime(2026, 11, 21, 9, 30, 0, 123456, dt.UTC)]
+    for _ in range(2000):
+        offset = dt.timezone(dt.timedelta(minutes=rng.randint(-900, 900)))
+        samples.append(dt.datetime.fromtimestamp(rng.uniform(-6e10, 6e10), offset))
+    for value in samples:
+        assert to_rfc3339(value) == by_strftime(value)
+
+
+def test_a_write_request_on_sqlite_authenticates_outside_its_write_lock(app):
+    with app.test_request_context("/api/v1/sync/push", method="POST"):
+        with db.auth_session() as session:
+            separate = "db_session" not in db_module.g
+            assert session is not None
+        if db.is_sqlite:
+            assert separate
+        else:
+            assert not separate and session is db.session
+
+
+def test_a_read_request_authenticates_through_its_own_session(app):
+    with app.test_request_context("/api/v1/orders"), db.auth_session() as session:
+        assert session is db.session
+
+
+postgresql_only = pytest.mark.skipif(backend() != "postgresql", reason="PostgreSQL pool")
+
+
+@postgresql_only
+def test_a_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
+        app, client, factory, database_url, monkeypatch):
+    headers = factory.staff_headers("dispatcher")
+    with app.app_context():
+        engine = db.engine
+    engine.dispose()  # from here on the pool holds the one connection the requests use
+    pids = []
+
+    def note_pid(dbapi_connection, _record, _proxy):
+        pids.append(dbapi_connection.info.backend_pid)
+
+    event.listen(engine, "checkout", note_pid)
+    try:
+        assert client.get("/api/v1/orders", headers=headers).status_code == 200
+        plain = database_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pids[-1]])
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+
+        assert client.get("/api/v1/orders", headers=headers).status_code == 200
+    finally:
+        event.remove(engine, "checkout", note_pid)
+
+
+@postgresql_only
+def test_a_connection_in_use_a_moment_ago_is_not_pinged(app, client, factory, monkeypatch):
+    headers = factory.staff_headers("dispatcher")
+    with app.app_context():
+        db.engine.dispose()  # from here on the pool holds the one connection the requests use
+        dialect = db.engine.dialect
+    pings = []
+    real_ping = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda conn: pings.append(conn) or real_ping(conn))
+
+    assert client.get("/api/v1/orders", headers=headers).status_code == 200
+    assert client.get("/api/v1/orders", headers=headers).status_code == 200
+    assert pings == []
+
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    assert client.get("/api/v1/orders", headers=headers).status_code == 200
+    assert len(pings) == 1
