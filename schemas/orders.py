@@ -99,9 +99,21 @@ def _time(value) -> str | None:
     return to_rfc3339(value) if value is not None else None
 
 
+#: The `Order` attributes `order_document` reads: a query for documents may load only these
+#: (the pull does; a test pins the list to the function).
+DOCUMENT_COLUMNS = (
+    "id", "number", "source", "kind", "priority", "title", "description", "customer_name",
+    "customer_phone", "customer_account", "address", "lat", "lon", "asset_ref",
+    "required_skills", "sla_arrive_by", "sla_complete_by", "status", "team_id", "user_ids",
+    "arrival", "cause", "eta", "completion", "notes", "media", "needs_review", "cancel_reason",
+    "reopen_count", "version", "created_at", "updated_at",
+)
+
+
 def order_document(order) -> dict[str, Any]:
     """Exactly `order_schema.dump(order)`, written out by hand for the pull's hot path (a test
-    pins the two together): marshmallow costs more than the rest of a snapshot page."""
+    pins the two together): marshmallow costs more than the rest of a snapshot page. `order`
+    is an `Order` or any row with the `DOCUMENT_COLUMNS`."""
     return {
         "id": str(order.id),
         "number": order.number,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from server.json_provider import to_rfc3339
@@ -28,11 +28,10 @@ class MediaEntity:
 
 
 class MediaSource(Protocol):
-    def for_orders(self, session: Session, order_ids: list[uuid.UUID]) -> list[MediaEntity]:
-        """Every media entity of these orders."""
-
-    def by_ids(self, session: Session, media_ids: list[uuid.UUID]) -> list[MediaEntity]:
-        """These media entities (absent ones are left out)."""
+    def entities(self, session: Session, *, order_ids: list[uuid.UUID],
+                 media_ids: list[uuid.UUID]) -> list[MediaEntity]:
+        """Every media entity of these orders and these media entities (absent ones are left
+        out), oldest first; one query."""
 
 
 class TableMediaSource:
@@ -56,15 +55,15 @@ class TableMediaSource:
             },
         )
 
-    def _select(self, session: Session, condition: Any) -> list[MediaEntity]:
-        rows = session.scalars(select(Media).where(condition).order_by(Media.created_at, Media.id))
+    def entities(self, session: Session, *, order_ids: list[uuid.UUID],
+                 media_ids: list[uuid.UUID]) -> list[MediaEntity]:
+        if not order_ids and not media_ids:
+            return []
+        rows = session.scalars(
+            select(Media).where(or_(Media.order_id.in_(order_ids), Media.id.in_(media_ids)))
+            .order_by(Media.created_at, Media.id)
+        )
         return [self.render(media) for media in rows]
-
-    def for_orders(self, session: Session, order_ids: list[uuid.UUID]) -> list[MediaEntity]:
-        return self._select(session, Media.order_id.in_(order_ids)) if order_ids else []
-
-    def by_ids(self, session: Session, media_ids: list[uuid.UUID]) -> list[MediaEntity]:
-        return self._select(session, Media.id.in_(media_ids)) if media_ids else []
 
 
 _source: list[MediaSource] = [TableMediaSource()]

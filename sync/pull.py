@@ -14,21 +14,29 @@ order left it) and the reference rows, keeps the newest row per entity, and send
 current state: an upsert while in scope, else a remove with its reason. Orders aging out of
 scope leave no row; the cursor carries the time of the previous pull, and orders whose
 completion turned seven days old since then are removed as `expired`.
+
+Every query is a Core statement built once (bind parameters, no ORM objects: a pull only
+reads), and none runs for an empty list. One scope query serves the page order, the digest
+(with the versions of the scope's media) and the expiry check, so an empty delta pull costs one
+query, a delta that changes the digest four plus one per kind of entity it carries, and a full
+snapshot of a crew's orders four (five when they have media).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import namedtuple
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from schemas.orders import crew_view
-from server.domain.scope import COMPLETED_RETENTION, in_scope, scope_condition
+from schemas.orders import DOCUMENT_COLUMNS, crew_view
+from server.domain.scope import ACTIVE_STATUSES, COMPLETED_RETENTION, in_scope
 from server.models.feed import ChangeLog, FeedState
+from server.models.media import Media
 from server.models.orders import PRIORITY_RANK, Order
 from server.models.people import Device
 from sync import reference
@@ -38,6 +46,66 @@ from sync.media_source import MediaEntity, as_uuids, media_source
 
 #: Sort key for orders without any SLA deadline: after every real one.
 NO_DEADLINE_MS = 10**15
+
+_orders = Order.__table__.c
+_feed = ChangeLog.__table__.c
+_media = Media.__table__.c
+_feed_state = FeedState.__table__.c
+_devices = Device.__table__.c
+
+#: Where the feed stands, and when the device last synced.
+_STATE = (
+    select(_feed_state.last_pos, _feed_state.pruned_below, _devices.last_sync_at)
+    .select_from(FeedState.__table__)
+    .join(Device.__table__, _devices.id == bindparam("device_id"))
+    .where(_feed_state.id == 1)
+)
+
+#: The orders of a team in scope (`scope_condition`), with the completed ones back to
+#: `completed_since` (now - 7 days; earlier to also find those that aged out since then).
+_IN_SCOPE = and_(
+    _orders.team_id == bindparam("team_id"),
+    or_(_orders.status.in_(ACTIVE_STATUSES),
+        and_(_orders.status == "completed", _orders.completed_at >= bindparam("completed_since"))),
+)
+#: The scope in brief, each order with the versions of its media (enough for the digest and
+#: the expiry check) ...
+_SCOPE = (
+    select(_orders.id, _orders.version, _orders.status, _orders.completed_at,
+           _media.id.label("media_id"), _media.version.label("media_version"))
+    .select_from(Order.__table__.outerjoin(Media.__table__, _media.order_id == _orders.id))
+    .where(_IN_SCOPE)
+)
+#: ... and what a snapshot sorts it by.
+_SCOPE_SORTED = _SCOPE.add_columns(_orders.priority, _orders.sla_arrive_by,
+                                   _orders.sla_complete_by)
+
+#: What the pull sends of an order, and what `in_scope` reads (`_OrderRow`): of some orders,
+#: or of the whole scope (a snapshot that fits one page: no list of ids to send).
+_ORDER_COLUMNS = [_orders[name] for name in dict.fromkeys((*DOCUMENT_COLUMNS, "completed_at"))]
+_ORDER_ROWS = select(*_ORDER_COLUMNS).where(_orders.id.in_(bindparam("ids", expanding=True)))
+_SCOPE_ORDER_ROWS = select(*_ORDER_COLUMNS).where(_IN_SCOPE)
+
+#: Feed rows of a team: its orders (also those that left it) and the reference lists.
+_TEAM_ROWS = or_(
+    _feed.team_id == bindparam("team_id"),
+    _feed.prev_team_id == bindparam("team_id"),
+    and_(_feed.team_id.is_(None), _feed.entity_type == "reference"),
+)
+_IN_WINDOW = and_(_feed.pos > bindparam("after"), _feed.pos <= bindparam("upto"), _TEAM_ROWS)
+
+#: The newest feed row of each entity in (after, upto], oldest first, and how many entities.
+_last = func.max(_feed.pos).label("last")
+_DELTA = (
+    select(_feed.entity_type, _feed.entity_id, _last, func.count().over().label("total"))
+    .where(_IN_WINDOW)
+    .group_by(_feed.entity_type, _feed.entity_id)
+    .order_by(_last)
+    .limit(bindparam("limit"))
+)
+
+#: Feed rows for the team in (after, upto]: an upper bound of the entities they touch.
+_COUNT = select(func.count()).select_from(ChangeLog.__table__).where(_IN_WINDOW)
 
 
 class CursorGone(Exception):
@@ -67,7 +135,7 @@ class _Changes:
             self.seen.add(key)
             self.entries.append(entry)
 
-    def upsert_order(self, order: Order) -> None:
+    def upsert_order(self, order: Any) -> None:
         self.add({"type": "order", "op": "upsert", "id": str(order.id), "version": order.version,
                   "data": crew_view(order)})
 
@@ -83,16 +151,43 @@ class _Changes:
                   "data": row.data})
 
 
-@dataclass(frozen=True)
-class _ScopeEntry:
+class _ScopeEntry(NamedTuple):
     id: uuid.UUID
     version: int
-    key: tuple[int, int, str]
+    #: The snapshot's sort key (a sorted scope only).
+    key: tuple[int, int, str] | None
     completed_at: dt.datetime | None
+    #: (id, version) of the order's media.
+    media: tuple[tuple[str, int], ...]
+
+
+#: An order as the pull reads it: the columns of its document, and `completed_at` for
+#: `in_scope` (a named tuple: attribute access on a Row costs ten times more).
+_OrderRow = namedtuple("_OrderRow", dict.fromkeys((*DOCUMENT_COLUMNS, "completed_at")))
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The orders in scope, most urgent first, and those that aged out since a given time."""
+
+    entries: list[_ScopeEntry]
+    expired: list[uuid.UUID]
+    by_id: dict[uuid.UUID, _ScopeEntry] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id", {entry.id: entry for entry in self.entries})
+
+    def has_media(self, order_ids: list[uuid.UUID]) -> bool:
+        return any(self.by_id[order_id].media for order_id in order_ids
+                   if order_id in self.by_id)
 
 
 def _ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _at(epoch_ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC)
 
 
 def _deadline(status: str, arrive_by: dt.datetime | None, complete_by: dt.datetime | None):
@@ -102,30 +197,75 @@ def _deadline(status: str, arrive_by: dt.datetime | None, complete_by: dt.dateti
     return complete_by or arrive_by
 
 
-def _scope(session: Session, team_id: uuid.UUID, now: dt.datetime) -> list[_ScopeEntry]:
-    """Every order in the team's scope, most urgent first (one light query)."""
-    rows = session.execute(
-        select(Order.id, Order.version, Order.priority, Order.status, Order.sla_arrive_by,
-               Order.sla_complete_by, Order.completed_at)
-        .where(scope_condition(team_id, now))
-    )
-    entries = []
+def _scope(session: Session, team_id: uuid.UUID, now: dt.datetime, *,
+           sorted_: bool = False, expired_since: dt.datetime | None = None) -> _Scope:
+    """Every order in the team's scope with its media (one light query); `sorted_`: most
+    urgent first, each entry with its sort key (a snapshot's pages walk them in that order).
+
+    With `expired_since`, also the completed orders that left the scope by aging out between
+    then and now (completed in [expired_since - 7 days, now - 7 days)).
+    """
+    cutoff = now - COMPLETED_RETENTION
+    expired_from = cutoff if expired_since is None else expired_since - COMPLETED_RETENTION
+    rows = session.execute(_SCOPE_SORTED if sorted_ else _SCOPE, {
+        "team_id": team_id, "completed_since": min(cutoff, expired_from)}).all()
+    orders: dict[uuid.UUID, Any] = {}
+    media: dict[uuid.UUID, list[tuple[str, int]]] = {}
+    expired: dict[uuid.UUID, None] = {}
     for row in rows:
-        deadline = _deadline(row.status, row.sla_arrive_by, row.sla_complete_by)
-        key = (PRIORITY_RANK.get(row.priority, len(PRIORITY_RANK)),
-               _ms(deadline) if deadline else NO_DEADLINE_MS, str(row.id))
-        entries.append(_ScopeEntry(row.id, row.version, key, row.completed_at))
-    entries.sort(key=lambda entry: entry.key)
-    return entries
+        order_id, _, status, completed_at, media_id, media_version = row[:6]
+        if status not in ACTIVE_STATUSES and completed_at < cutoff:
+            if completed_at >= expired_from:
+                expired[order_id] = None
+            continue
+        owned = media.get(order_id)
+        if owned is None:
+            orders[order_id] = row
+            owned = media[order_id] = []
+        if media_id is not None:
+            owned.append((str(media_id), media_version))
+    entries = [_ScopeEntry(row[0], row[1], _sort_key(row) if sorted_ else None, row[3],
+                           tuple(media[row[0]])) for row in orders.values()]
+    if sorted_:
+        entries.sort(key=lambda entry: entry.key)
+    return _Scope(entries, list(expired))
 
 
-def _load_orders(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Order]:
+def _sort_key(row: Any) -> tuple[int, int, str]:
+    """(priority, nearest SLA deadline, id) of a `_SCOPE_SORTED` row."""
+    order_id, _, status, _, _, _, priority, arrive_by, complete_by = row
+    deadline = _deadline(status, arrive_by, complete_by)
+    return (PRIORITY_RANK.get(priority, len(PRIORITY_RANK)),
+            _ms(deadline) if deadline else NO_DEADLINE_MS, str(order_id))
+
+
+def _load_orders(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The orders as `crew_view` and `in_scope` read them, by id."""
     if not ids:
         return {}
-    return {order.id: order for order in session.scalars(select(Order).where(Order.id.in_(ids)))}
+    rows = session.execute(_ORDER_ROWS, {"ids": ids}).all()
+    return {row[0]: _OrderRow._make(row) for row in rows}
 
 
-def removal_reason(order: Order | None, team_id: uuid.UUID, now: dt.datetime) -> str:
+def _load_scope_orders(session: Session, team_id: uuid.UUID,
+                       now: dt.datetime) -> dict[uuid.UUID, Any]:
+    """`_load_orders` of every order in the team's scope."""
+    rows = session.execute(_SCOPE_ORDER_ROWS, {
+        "team_id": team_id, "completed_since": now - COMPLETED_RETENTION}).all()
+    return {row[0]: _OrderRow._make(row) for row in rows}
+
+
+def _media(session: Session, order_ids: list[uuid.UUID], media_ids: list[uuid.UUID],
+           scope: _Scope | None) -> list[MediaEntity]:
+    """Media of these orders and these media, rendered; no query when the scope shows none."""
+    if not order_ids and not media_ids:
+        return []
+    if scope is not None and not media_ids and not scope.has_media(order_ids):
+        return []
+    return media_source().entities(session, order_ids=order_ids, media_ids=media_ids)
+
+
+def removal_reason(order: Any, team_id: uuid.UUID, now: dt.datetime) -> str:
     """Why an order is not (or no longer) in a team's scope."""
     if order is None or order.team_id != team_id:
         return "unassigned"
@@ -136,22 +276,18 @@ def removal_reason(order: Order | None, team_id: uuid.UUID, now: dt.datetime) ->
     return "unassigned"
 
 
-def _team_rows(team_id: uuid.UUID):
-    return or_(
-        ChangeLog.team_id == team_id,
-        ChangeLog.prev_team_id == team_id,
-        and_(ChangeLog.team_id.is_(None), ChangeLog.entity_type == "reference"),
-    )
-
-
 def _count_rows(session: Session, team_id: uuid.UUID, after: int, upto: int) -> int:
     """Feed rows for the team in (after, upto]: an upper bound of the entities they touch."""
     if upto <= after:
         return 0
-    return session.execute(
-        select(func.count()).select_from(ChangeLog)
-        .where(ChangeLog.pos > after, ChangeLog.pos <= upto, _team_rows(team_id))
-    ).scalar_one()
+    return session.execute(_COUNT, {"team_id": team_id, "after": after, "upto": upto}
+                           ).scalar_one()
+
+
+def _needs_expiry(since: Cursor, now: dt.datetime) -> bool:
+    """Whether an order of the scope may have aged out since the cursor's pull."""
+    return since.digest is None or (
+        since.next_expiry_ms is not None and since.next_expiry_ms <= _ms(now))
 
 
 def pull(
@@ -164,31 +300,33 @@ def pull(
     now: dt.datetime,
 ) -> PullPage:
     """One page of changes for a device of `team_id` after `cursor` (None: full snapshot)."""
-    state = session.execute(
-        select(FeedState.last_pos, FeedState.pruned_below, Device.last_sync_at)
-        .select_from(FeedState).join(Device, Device.id == device_id)
-        .where(FeedState.id == 1)
-    ).one()
-    last_pos, pruned_below, last_sync_at = state
+    last_pos, pruned_below, last_sync_at = session.execute(
+        _STATE, {"device_id": device_id}).one()
     if cursor is not None and (cursor.pos + 1 < pruned_below or cursor.pos > last_pos):
         raise CursorGone("The change log no longer reaches this cursor.")
     changes = _Changes()
-    scope: list[_ScopeEntry] | None = None
+    scope: _Scope | None = None
+    references: list[Any] | None = None
 
     if cursor is None or cursor.in_snapshot:
         pin = cursor.pos if cursor else last_pos
         started_ms = cursor.at_ms if cursor else _ms(now)
-        scope = _scope(session, team_id, now)
+        # The delta that ends the snapshot removes what aged out since it started.
+        scope = _scope(session, team_id, now, sorted_=True, expired_since=_at(started_ms))
         after = cursor.after if cursor else None
-        pending = [entry for entry in scope if after is None or entry.key > after]
+        pending = [entry for entry in scope.entries if after is None or entry.key > after]
         page = pending[:limit]
-        orders = _load_orders(session, [entry.id for entry in page])
+        page_ids = [entry.id for entry in page]
+        whole_scope = page and len(page) == len(scope.entries)
+        orders = (_load_scope_orders(session, team_id, now) if whole_scope
+                  else _load_orders(session, page_ids))
         for entry in page:
             changes.upsert_order(orders[entry.id])
         if cursor is None:
-            for row in reference.all_reference_data(session):
+            references = reference.reference_rows(session)
+            for row in references:
                 changes.upsert_reference(row)
-        for media in media_source().for_orders(session, [entry.id for entry in page]):
+        for media in _media(session, page_ids, [], scope):
             changes.upsert_media(media)
         sent = (cursor.sent if cursor else 0) + len(page)
         if len(pending) > len(page):
@@ -201,7 +339,8 @@ def pull(
     else:
         since, capacity = cursor, limit
 
-    return _delta(session, changes, since, capacity, last_pos, now, team_id, scope, last_sync_at)
+    return _delta(session, changes, since, capacity, last_pos, now, team_id, scope, references,
+                  last_sync_at)
 
 
 def _delta(
@@ -212,37 +351,38 @@ def _delta(
     last_pos: int,
     now: dt.datetime,
     team_id: uuid.UUID,
-    scope: list[_ScopeEntry] | None,
+    scope: _Scope | None,
+    references: list[Any] | None,
     last_sync_at: dt.datetime | None,
 ) -> PullPage:
     rows = []
     if last_pos > since.pos:
-        last = func.max(ChangeLog.pos).label("last")
-        rows = session.execute(
-            select(ChangeLog.entity_type, ChangeLog.entity_id, last,
-                   func.count().over().label("total"))
-            .where(ChangeLog.pos > since.pos, ChangeLog.pos <= last_pos, _team_rows(team_id))
-            .group_by(ChangeLog.entity_type, ChangeLog.entity_id)
-            .order_by(last)
-            .limit(capacity + 1)
-        ).all()
+        rows = session.execute(_DELTA, {"team_id": team_id, "after": since.pos,
+                                        "upto": last_pos, "limit": capacity + 1}).all()
     total = rows[0].total if rows else 0
     taken = rows[:capacity]
     has_more = total > len(taken)
     new_pos = taken[-1].last if has_more and taken else (since.pos if has_more else last_pos)
-    _apply_rows(session, changes, taken, team_id, now)
+    expiring = not has_more and _needs_expiry(since, now)
+    if scope is None and not has_more and (taken or expiring):
+        # The digest changes: one scope query for it, the media and the expiry check.
+        scope = _scope(session, team_id, now,
+                       expired_since=_at(since.at_ms) if expiring else None)
+    _apply_rows(session, changes, taken, team_id, now, scope)
 
     expired = 0
-    if not has_more and (since.digest is None or (
-            since.next_expiry_ms is not None and since.next_expiry_ms <= _ms(now))):
-        expired = _expire(session, changes, team_id, since.at_ms, now)
+    if expiring and scope is not None:
+        before = len(changes.entries)
+        for order_id in scope.expired:
+            changes.remove_order(str(order_id), "expired")
+        expired = len(changes.entries) - before
 
     digest, next_expiry_ms = None, None
     if not has_more:
-        if not taken and not expired and since.digest is not None:
+        if scope is None or (not taken and not expired and since.digest is not None):
             digest, next_expiry_ms = since.digest, since.next_expiry_ms
         else:
-            digest, next_expiry_ms = _digest(session, team_id, now, scope)
+            digest, next_expiry_ms = _digest(session, scope, references)
     next_cursor = Cursor(
         team_id=str(team_id), pos=new_pos,
         at_ms=since.at_ms if has_more else _ms(now),
@@ -253,62 +393,56 @@ def _delta(
 
 
 def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.UUID,
-                now: dt.datetime) -> None:
+                now: dt.datetime, scope: _Scope | None) -> None:
     """Turn the newest feed row of each entity into its current state (one query per type)."""
-    media_ids = [r.entity_id for r in rows if r.entity_type == "media"]
-    media = {m.id: m for m in media_source().by_ids(session, as_uuids(media_ids))}
-    order_ids = {uuid.UUID(r.entity_id) for r in rows if r.entity_type == "order"}
-    order_ids |= {uuid.UUID(m.order_id) for m in media.values()}
-    orders = _load_orders(session, sorted(order_ids))
-    references = {row.id: row for row in reference.reference_by_ids(
-        session, [r.entity_id for r in rows if r.entity_type == "reference"])}
-    upserted: list[uuid.UUID] = []
+    if not rows:
+        return
+    order_ids = sorted({uuid.UUID(r.entity_id) for r in rows if r.entity_type == "order"})
+    media_ids = as_uuids(r.entity_id for r in rows if r.entity_type == "media")
+    reference_ids = [r.entity_id for r in rows if r.entity_type == "reference"]
+    orders = _load_orders(session, order_ids)
+    in_scope_ids = (set(scope.by_id) if scope is not None else
+                    {order_id for order_id, order in orders.items()
+                     if in_scope(order, team_id, now)})
+    upserted = [order_id for order_id in order_ids if order_id in in_scope_ids]
+    # Media in the feed and those of the orders sent: an order entering the scope brings its
+    # media along (their rows may be older than the cursor).
+    media = _media(session, upserted, media_ids, scope)
+    media_by_id = {item.id: item for item in media}
+    if scope is None:
+        owners = _load_orders(session, sorted({uuid.UUID(item.order_id) for item in media}
+                                              - set(orders)))
+        in_scope_ids |= {order_id for order_id, order in owners.items()
+                         if in_scope(order, team_id, now)}
+    references = {row.id: row for row in reference.reference_rows(session, reference_ids)}
     for row in rows:
         if row.entity_type == "order":
             order = orders.get(uuid.UUID(row.entity_id))
-            if order is not None and in_scope(order, team_id, now):
+            if order is not None and order.id in in_scope_ids:
                 changes.upsert_order(order)
-                upserted.append(order.id)
             else:
                 changes.remove_order(row.entity_id, removal_reason(order, team_id, now))
         elif row.entity_type == "media":
-            item = media.get(row.entity_id)
-            owner = orders.get(uuid.UUID(item.order_id)) if item else None
-            if item is not None and owner is not None and in_scope(owner, team_id, now):
+            item = media_by_id.get(row.entity_id)
+            if item is not None and uuid.UUID(item.order_id) in in_scope_ids:
                 changes.upsert_media(item)
         elif row.entity_type == "reference" and row.entity_id in references:
             changes.upsert_reference(references[row.entity_id])
-    # An order entering the scope brings its media along (its media rows may be older).
-    for item in media_source().for_orders(session, upserted):
-        changes.upsert_media(item)
+    sent = set(upserted)
+    for item in media:
+        if uuid.UUID(item.order_id) in sent:
+            changes.upsert_media(item)
 
 
-def _expire(session: Session, changes: _Changes, team_id: uuid.UUID, since_ms: int,
-            now: dt.datetime) -> int:
-    """Remove orders whose completion turned seven days old since the previous pull."""
-    since = dt.datetime.fromtimestamp(since_ms / 1000, dt.UTC)
-    ids = session.scalars(
-        select(Order.id).where(
-            Order.team_id == team_id, Order.status == "completed",
-            Order.completed_at >= since - COMPLETED_RETENTION,
-            Order.completed_at < now - COMPLETED_RETENTION,
-        )
-    ).all()
-    before = len(changes.entries)
-    for order_id in ids:
-        changes.remove_order(str(order_id), "expired")
-    return len(changes.entries) - before
-
-
-def _digest(session: Session, team_id: uuid.UUID, now: dt.datetime,
-            scope: list[_ScopeEntry] | None) -> tuple[str, int | None]:
+def _digest(session: Session, scope: _Scope,
+            references: list[Any] | None) -> tuple[str, int | None]:
     """The scope digest now, and the next moment an order of the scope ages out."""
-    scope = scope if scope is not None else _scope(session, team_id, now)
-    entities: list[tuple[str, str, int]] = [("order", str(e.id), e.version) for e in scope]
-    entities += [("media", m.id, m.version)
-                 for m in media_source().for_orders(session, [e.id for e in scope])]
-    entities += [("reference", row.id, row.version)
-                 for row in reference.all_reference_data(session)]
-    expiries = [_ms(e.completed_at + COMPLETED_RETENTION) for e in scope
+    entities: list[tuple[str, str, int]] = []
+    for entry in scope.entries:
+        entities.append(("order", str(entry.id), entry.version))
+        entities += [("media", media_id, version) for media_id, version in entry.media]
+    versions = references if references is not None else reference.reference_versions(session)
+    entities += [("reference", row.id, row.version) for row in versions]
+    expiries = [_ms(e.completed_at + COMPLETED_RETENTION) for e in scope.entries
                 if e.completed_at is not None]
     return scope_digest(entities), (min(expiries) if expiries else None)

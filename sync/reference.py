@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from server.models.base import utcnow
@@ -39,14 +40,22 @@ DEFAULT_REFERENCE_DATA: dict[str, dict[str, Any]] = {
 }
 
 
-def all_reference_data(session: Session) -> list[ReferenceData]:
-    return list(session.scalars(select(ReferenceData).order_by(ReferenceData.id)))
+_reference = ReferenceData.__table__.c
+_ALL = select(_reference.id, _reference.version, _reference.data).order_by(_reference.id)
+_BY_IDS = _ALL.where(_reference.id.in_(bindparam("ids", expanding=True)))
+_VERSIONS = select(_reference.id, _reference.version)
 
 
-def reference_by_ids(session: Session, ids: list[str]) -> list[ReferenceData]:
-    if not ids:
-        return []
-    return list(session.scalars(select(ReferenceData).where(ReferenceData.id.in_(ids))))
+def reference_rows(session: Session, ids: Sequence[str] | None = None) -> list[Row]:
+    """`(id, version, data)` of every list, or of these (absent ones are left out), by id."""
+    if ids is None:
+        return list(session.execute(_ALL))
+    return list(session.execute(_BY_IDS, {"ids": list(ids)})) if ids else []
+
+
+def reference_versions(session: Session) -> list[Row]:
+    """`(id, version)` of every list."""
+    return list(session.execute(_VERSIONS))
 
 
 def put_reference_data(session: Session, reference_id: str, data: dict[str, Any]) -> ReferenceData:
@@ -68,7 +77,7 @@ def put_reference_data(session: Session, reference_id: str, data: dict[str, Any]
 
 def seed_defaults(session: Session) -> None:
     """Store the default lists that are missing (used by tests and empty installations)."""
-    present = {row.id for row in all_reference_data(session)}
+    present = {row.id for row in reference_rows(session)}
     for reference_id, data in DEFAULT_REFERENCE_DATA.items():
         if reference_id not in present:
             put_reference_data(session, reference_id, data)
