@@ -18,16 +18,20 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import json_columns
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     """Create an engine with the pragmas and pool settings Fieldsync relies on."""
+    json_codec = {"json_serializer": json_columns.dumps, "json_deserializer": json_columns.loads}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               **json_codec)
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **json_codec)
 
 
 def _configure_sqlite(engine: Engine, synchronous: str) -> None:
