@@ -12,46 +12,34 @@ the token is checked.
 from __future__ import annotations
 
 import functools
-import json
 import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import json_columns
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: A pooled PostgreSQL connection idle longer than this is pinged before use.
 PING_AFTER_IDLE_SECONDS = 0.5
 
 
-def _json_loads(text: str | bytes) -> Any:
-    """JSON columns are read with orjson, several times faster than the standard library.
-
-    The API parses every request body with orjson, so the JSON it stores reads back the same;
-    the standard library takes over for what orjson refuses (a lone surrogate, say).
-    """
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
     """Create an engine with the pragmas and pool settings Fieldsync relies on."""
+    json_codec = {"json_serializer": json_columns.dumps, "json_deserializer": json_columns.loads}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               json_deserializer=_json_loads)
+                               **json_codec)
         _configure_sqlite(engine, sqlite_synchronous)
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, json_deserializer=_json_loads)
+    engine = create_engine(url, pool_size=10, max_overflow=20, **json_codec)
     _ping_idle_connections(engine)
     return engine
 

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import event
 
+from server import json_columns
 from server.db import db
 from server.json_provider import to_rfc3339
 from tests.conftest import backend
@@ -25,7 +26,21 @@ db_module = importlib.import_module("server.db")
     "[]",
 ])
 def test_json_columns_read_as_the_standard_library_reads_them(text):
-    assert db_module._json_loads(text) == json.loads(text)
+    assert json_columns.loads(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("value", [
+    {"a": [1, 2.5, None, "\u00e9"], "b": {"nested": True}},
+    {0: "marshmallow error keys are integers"},
+    {"big": 10**30},  # wider than 64 bits: orjson refuses it, the standard library does not
+])
+def test_json_columns_write_what_the_standard_library_writes(value):
+    assert json.loads(json_columns.dumps(value)) == json.loads(json.dumps(value))
+
+
+def test_json_columns_refuse_datetimes_as_the_standard_library_does():
+    with pytest.raises(TypeError):
+        json_columns.dumps({"at": dt.datetime.now(dt.UTC)})
 
 
 def test_times_are_written_as_before_the_isoformat_shortcut():
