@@ -130,42 +130,51 @@ def _field_update(kind: str, now: dt.datetime) -> dict[str, Any]:
 
 
 def push_batch(engine: Engine, device_id: str, order_ids: list[str], kinds: list[str]) -> None:
-    """C (and the push half of D): per mutation lock the order, update it, append an audit event
-    with its chain hash and keep the mutation; then feed positions under the feed lock; one
-    commit."""
+    """C (and the push half of D), written the way the server writes a batch: lock the batch's
+    orders with one query, merge each mutation in memory with its chained audit event, then one
+    statement per table (orders, audit events, mutation log), feed positions under the feed
+    lock and one commit."""
     now = utcnow()
     with _begin_write(engine) as conn, conn.begin():
-        touched: dict[str, tuple[int, uuid.UUID]] = {}
+        ids = sorted({uuid.UUID(order_id) for order_id in order_ids})
+        state = {row.id: dict(row._mapping) for row in conn.execute(
+            select(orders).where(orders.c.id.in_(ids)).order_by(orders.c.id).with_for_update())}
+        events, logged, changed = [], [], {}
         for order_id, kind in zip(order_ids, kinds, strict=True):
             oid = uuid.UUID(order_id)
-            row = conn.execute(select(orders).where(orders.c.id == oid).with_for_update()).one()
+            row = state[oid]
             values = _field_update(kind, now)
-            document = {"order_id": order_id, "seq": row.audit_seq + 1, "at": rfc3339(now),
+            document = {"order_id": order_id, "seq": row["audit_seq"] + 1, "at": rfc3339(now),
                         "action": kind, "changes": orjson.loads(orjson.dumps(values, default=str)),
-                        "prev_hash": row.audit_head}
-            chained = hashlib.sha256((row.audit_head + json.dumps(
+                        "prev_hash": row["audit_head"]}
+            chained = hashlib.sha256((row["audit_head"] + json.dumps(
                 document, sort_keys=True, separators=(",", ":"))).encode()).hexdigest()
+            events.append({"order_id": oid, "seq": row["audit_seq"] + 1, "at": now,
+                           "source": "device", "action": kind, "changes": document["changes"],
+                           "mutation_id": uuid.uuid4(), "prev_hash": row["audit_head"],
+                           "hash": chained, "actor_device_id": uuid.UUID(device_id)})
+            row.update(values, version=row["version"] + 1, updated_at=now,
+                       audit_seq=row["audit_seq"] + 1, audit_head=chained)
+            changed.setdefault(oid, set()).update(values)
+            logged.append({"id": str(uuid.uuid4()), "device_id": device_id, "order_id": order_id,
+                           "payload": {"type": kind, "data": document["changes"]},
+                           "result": {"status": "applied", "order_version": row["version"]},
+                           "at": now})
+        for oid, columns in changed.items():
+            names = sorted(columns | {"version", "updated_at", "audit_seq", "audit_head"})
             conn.execute(update(orders).where(orders.c.id == oid).values(
-                version=row.version + 1, updated_at=now, audit_seq=row.audit_seq + 1,
-                audit_head=chained, **values))
-            conn.execute(insert(AuditEvent.__table__).values(
-                order_id=oid, seq=row.audit_seq + 1, at=now, source="device", action=kind,
-                changes=document["changes"], mutation_id=uuid.uuid4(), prev_hash=row.audit_head,
-                hash=chained, actor_device_id=uuid.UUID(device_id)))
-            mutation_id = str(uuid.uuid4())
-            conn.execute(insert(MUTATION_LOG).values(
-                id=mutation_id, device_id=device_id, order_id=order_id,
-                payload={"type": kind, "data": document["changes"]},
-                result={"status": "applied", "order_version": row.version + 1}, at=now))
-            touched[order_id] = (row.version + 1, row.team_id)
+                {name: state[oid][name] for name in names}))
+        conn.execute(insert(AuditEvent.__table__), events)
+        conn.execute(insert(MUTATION_LOG), logged)
         last = conn.execute(update(FeedState).where(FeedState.id == 1)
-                            .values(last_pos=FeedState.last_pos + len(touched))
+                            .values(last_pos=FeedState.last_pos + len(changed))
                             .returning(FeedState.last_pos)).scalar_one()
-        first = last - len(touched) + 1
-        conn.execute(insert(ChangeLog), [
-            {"pos": first + n, "entity_type": "order", "entity_id": oid, "order_id": uuid.UUID(oid),
-             "team_id": team, "prev_team_id": team, "version": version, "at": now}
-            for n, (oid, (version, team)) in enumerate(touched.items())])
+        first = last - len(changed) + 1
+        conn.execute(insert(ChangeLog.__table__), [
+            {"pos": first + n, "entity_type": "order", "entity_id": str(oid), "order_id": oid,
+             "team_id": state[oid]["team_id"], "prev_team_id": state[oid]["team_id"],
+             "version": state[oid]["version"], "at": now}
+            for n, oid in enumerate(changed)])
     orjson.dumps({"results": [{"id": str(uuid.uuid4()), "status": "applied"}] * len(kinds)})
 
 
