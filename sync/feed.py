@@ -15,9 +15,10 @@ import uuid
 import weakref
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
+from server import json_columns
 from server.models.base import utcnow
 from server.models.feed import ChangeLog, FeedState
 
@@ -72,30 +73,52 @@ def publish_pending(session: Session) -> None:
     pending: dict[tuple[str, str], PendingChange] = session.info.pop(_PENDING, {})
     if not pending:
         return
+    changes = list(pending.values())
+    if session.get_bind().dialect.name == "postgresql":
+        _publish_in_one_statement(session, changes)
+        return
     last = session.execute(
         update(FeedState)
         .where(FeedState.id == 1)
-        .values(last_pos=FeedState.last_pos + len(pending))
+        .values(last_pos=FeedState.last_pos + len(changes))
         .returning(FeedState.last_pos)
     ).scalar_one()
-    first = last - len(pending) + 1
+    first = last - len(changes) + 1
     now = utcnow()
     session.execute(
         insert(ChangeLog.__table__),
-        [
-            {
-                "pos": first + offset,
-                "entity_type": change.entity_type,
-                "entity_id": change.entity_id,
-                "order_id": change.order_id,
-                "team_id": change.team_id,
-                "prev_team_id": change.prev_team_id,
-                "version": change.version,
-                "at": now,
-            }
-            for offset, change in enumerate(pending.values())
-        ],
+        [{**_entry(change), "pos": first + offset, "at": now}
+         for offset, change in enumerate(changes)],
     )
+
+
+def _entry(change: PendingChange) -> dict[str, object]:
+    return {"entity_type": change.entity_type, "entity_id": change.entity_id,
+            "order_id": change.order_id, "team_id": change.team_id,
+            "prev_team_id": change.prev_team_id, "version": change.version}
+
+
+#: PostgreSQL takes the positions and writes the entries in one round trip (the entries travel
+#: as one JSON array), since this runs in every write transaction.
+_PUBLISH_PG = text("""
+WITH taken AS (
+    UPDATE feed_state SET last_pos = last_pos + :count WHERE id = 1 RETURNING last_pos
+)
+INSERT INTO change_log (pos, entity_type, entity_id, order_id, team_id, prev_team_id, version, at)
+SELECT taken.last_pos - :count + entry.number, entry.entity_type, entry.entity_id,
+       entry.order_id, entry.team_id, entry.prev_team_id, entry.version, :at
+FROM taken, jsonb_to_recordset(CAST(:entries AS jsonb)) AS entry(
+    number bigint, entity_type text, entity_id text, order_id uuid, team_id uuid,
+    prev_team_id uuid, version integer)
+""")
+
+
+def _publish_in_one_statement(session: Session, changes: list[PendingChange]) -> None:
+    entries = [{"number": number, **{key: value if value is None or isinstance(value, int)
+                                     else str(value) for key, value in _entry(change).items()}}
+               for number, change in enumerate(changes, start=1)]
+    session.execute(_PUBLISH_PG, {"count": len(changes), "at": utcnow(),
+                                  "entries": json_columns.dumps(entries)})
 
 
 def _open_savepoint(session: Session, transaction: SessionTransaction) -> None:
