@@ -153,38 +153,65 @@ def content_hash(raw: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclass
+class Checked:
+    """A mutation as received, its id and content hash, and its validated form or rejection."""
+
+    raw: Any
+    id: uuid.UUID | None
+    digest: str
+    mutation: dict[str, Any] | None = None
+    rejection: Rejected | None = None
+
+
+def _check(raw: Any) -> Checked:
+    """Everything about a mutation that needs no database (done before any lock is taken)."""
+    checked = Checked(raw, _parse_id(raw), content_hash(raw))
+    try:
+        checked.mutation = _validate(raw)
+    except Rejected as rejection:
+        checked.rejection = rejection
+    return checked
+
+
 def apply_batch(session: Session, context: PushContext, mutations: list[Any]) -> list[dict]:
-    """Apply `mutations` in order; one result per mutation, in the same order."""
+    """Apply `mutations` in order; one result per mutation, in the same order.
+
+    They are validated first, so SQLite's write lock and PostgreSQL's row locks are held only
+    while the batch is applied.
+    """
+    batch = [_check(raw) for raw in mutations]
     stored_skew = session.execute(_STORED_SKEW, {"device_id": context.device_id}).scalar()
     context.skew_ms = _measure_skew(stored_skew, mutations, context)
     try:
         with session.begin_nested():
-            results = _apply_all(session, context, mutations)
+            results = _apply_all(session, context, batch)
     except IntegrityError:
         context.restart(guarded=True)
-        results = _apply_all(session, context, mutations)
+        results = _apply_all(session, context, batch)
     if (stored_skew or 0) != context.skew_ms:
         session.execute(update(Device).where(Device.id == context.device_id)
                         .values(clock_skew_ms=context.skew_ms))
     return results
 
 
-def _apply_all(session: Session, context: PushContext, mutations: list[Any]) -> list[dict]:
+def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> list[dict]:
     """Lock the batch's orders, read which mutations were answered before, apply the rest."""
-    _lock_orders(session, context, mutations)
-    ids = [mutation_id for mutation_id in map(_parse_id, mutations) if mutation_id is not None]
+    _lock_orders(session, context, batch)
+    ids = [item.id for item in batch if item.id is not None]
     if ids:
         context.earlier = {row.id: row for row in session.execute(_ANSWERED, {"ids": ids})}
-    results = [_apply_one(session, context, raw).as_result(_raw_id(raw)) for raw in mutations]
+    results = [_apply_one(session, context, item).as_result(_raw_id(item.raw))
+               for item in batch]
     if context.rows is not None:
         context.rows.insert(session)
     return results
 
 
-def _lock_orders(session: Session, context: PushContext, mutations: list[Any]) -> None:
-    """Lock every order the batch names, in id order, with one query."""
-    order_ids = sorted({order_id for raw in mutations if isinstance(raw, dict)
-                        and (order_id := _parse_uuid(raw.get("order_id"))) is not None})
+def _lock_orders(session: Session, context: PushContext, batch: list[Checked]) -> None:
+    """Lock every order the batch's valid mutations name, in id order, with one query."""
+    order_ids = sorted({item.mutation["order_id"] for item in batch if item.mutation
+                        and item.mutation.get("order_id") is not None})
     if order_ids:
         orders = session.scalars(_LOCK_ORDERS, {"ids": order_ids})
         context.locked = {order.id: order for order in orders}
@@ -238,16 +265,13 @@ def _corrected(context: PushContext, moment: dt.datetime) -> dt.datetime:
     return moment - dt.timedelta(milliseconds=context.skew_ms)
 
 
-def _apply_one(session: Session, context: PushContext, raw: Any) -> Outcome:
-    mutation_id = _parse_id(raw)
-    digest = content_hash(raw)
+def _apply_one(session: Session, context: PushContext, item: Checked) -> Outcome:
+    raw, mutation_id, digest, mutation = item.raw, item.id, item.digest, item.mutation
     earlier = context.earlier.get(mutation_id) if mutation_id is not None else None
     if earlier is not None:
         return _replay(session, context, raw, earlier, digest)
-    try:
-        mutation = _validate(raw)
-    except Rejected as rejection:
-        return _reject(session, context, raw, mutation_id, digest, rejection)
+    if item.rejection is not None:
+        return _reject(session, context, raw, mutation_id, digest, item.rejection)
 
     try:
         with _savepoint(session, context):
