@@ -64,7 +64,6 @@ class Rejected(Exception):
 
 
 #: Statements of every push, built once (their compiled form is cached by SQLAlchemy).
-_STORED_SKEW = select(Device.clock_skew_ms).where(Device.id == bindparam("device_id"))
 _ANSWERED = select(*ProcessedMutation.__table__.c).where(
     ProcessedMutation.id.in_(bindparam("ids", expanding=True)))
 _LOCK_ORDERS = (select(Order).where(Order.id.in_(bindparam("ids", expanding=True)))
@@ -93,6 +92,8 @@ class PushContext:
     team_id: uuid.UUID | None
     now: dt.datetime
     skew_bound_ms: int
+    #: The device's skew as stored before this push (read with the device token).
+    stored_skew_ms: int | None = None
     clock: hlc.Clock = field(init=False)
     skew_ms: int = 0
     #: The merge rule that decided each merged mutation (for the metrics).
@@ -181,15 +182,14 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
     while the batch is applied.
     """
     batch = [_check(raw) for raw in mutations]
-    stored_skew = session.execute(_STORED_SKEW, {"device_id": context.device_id}).scalar()
-    context.skew_ms = _measure_skew(stored_skew, mutations, context)
+    context.skew_ms = _measure_skew(context.stored_skew_ms, mutations, context)
     try:
         with session.begin_nested():
             results = _apply_all(session, context, batch)
     except IntegrityError:
         context.restart(guarded=True)
         results = _apply_all(session, context, batch)
-    if (stored_skew or 0) != context.skew_ms:
+    if (context.stored_skew_ms or 0) != context.skew_ms:
         session.execute(update(Device).where(Device.id == context.device_id)
                         .values(clock_skew_ms=context.skew_ms))
     return results

@@ -33,7 +33,8 @@ _USER = (select(_users.c.active, _users.c.role, _users.c.team_id)
 #: The device behind a device token, its user, and the token's own row (None if never issued).
 _DEVICE = (
     select(_devices.c.revoked_at, _devices.c.user_id, _users.c.active, _users.c.role,
-           _users.c.team_id, _device_tokens.c.revoked_at, _device_tokens.c.device_id)
+           _users.c.team_id, _device_tokens.c.revoked_at, _device_tokens.c.device_id,
+           _devices.c.clock_skew_ms)
     .select_from(_devices)
     .join(_users, _users.c.id == _devices.c.user_id)
     .outerjoin(_device_tokens, _device_tokens.c.jti == bindparam("jti"))
@@ -48,6 +49,9 @@ class Principal:
     team_id: uuid.UUID | None
     device_id: uuid.UUID | None = None
     token_jti: str | None = None
+    #: The device's clock skew as last measured, read with the token check so that a push
+    #: needs no query of its own for it (a concurrent push of the same device may change it).
+    clock_skew_ms: int | None = None
 
     @property
     def is_device(self) -> bool:
@@ -106,7 +110,8 @@ def authenticate_device() -> Principal:
         ).one_or_none()
     if row is None or row.user_id != claims["sub"]:
         raise Unauthorized("The token's device does not exist.")
-    device_revoked_at, user_id, active, role, team_id, token_revoked_at, token_device = row
+    (device_revoked_at, user_id, active, role, team_id, token_revoked_at, token_device,
+     clock_skew_ms) = row
     if device_revoked_at is not None:
         raise Unauthorized("This device has been revoked.", code="device_revoked")
     if not active:
@@ -115,7 +120,7 @@ def authenticate_device() -> Principal:
         raise Unauthorized("This device token has been revoked.", code="token_revoked")
     return Principal(
         user_id=user_id, role=role, team_id=team_id, device_id=claims["did"],
-        token_jti=claims["jti"],
+        token_jti=claims["jti"], clock_skew_ms=clock_skew_ms,
     )
 
 

@@ -137,7 +137,8 @@ def push(data: dict[str, Any]):
     now = utcnow()
     context = PushContext(device_id=principal.device_id, user_id=principal.user_id,
                           team_id=principal.team_id, now=now,
-                          skew_bound_ms=settings.clock_skew_bound_seconds * 1000)
+                          skew_bound_ms=settings.clock_skew_bound_seconds * 1000,
+                          stored_skew_ms=principal.clock_skew_ms)
     results = apply_batch(db.session, context, mutations)
     for result in results:
         metrics.SYNC_MUTATIONS.labels(result=result["status"]).inc()
