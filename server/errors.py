@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -260,6 +261,18 @@ def register_error_handlers(app: Flask) -> None:
     """Install the handlers; flask-smorest's own HTTP handler is replaced in server.api."""
     app.register_error_handler(ApiError, response_for_api_error)
     app.register_error_handler(HTTPException, response_for_http_exception)
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(error: DBAPIError) -> Response:
+        if error.connection_invalidated:
+            # The database went away (a restart, a failover): the pool is renewed, so the
+            # client's retry lands on a fresh connection.
+            log.warning("database connection lost", exc_info=error)
+            return problem_response(503, "service_unavailable",
+                                    "The database connection was lost; retry.",
+                                    headers={"Retry-After": "1"})
+        log.exception("database error", exc_info=error)
+        return problem_response(500, "internal_error", "An unexpected error occurred.")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

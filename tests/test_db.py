@@ -120,3 +120,32 @@ def test_a_connection_in_use_a_moment_ago_is_not_pinged(app, client, factory, mo
     monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
     assert client.get("/api/v1/orders", headers=headers).status_code == 200
     assert len(pings) == 1
+
+
+@postgresql_only
+def test_a_connection_lost_inside_the_ping_window_is_a_503_and_the_retry_succeeds(
+        app, client, factory, database_url, monkeypatch):
+    headers = factory.staff_headers("dispatcher")
+    with app.app_context():
+        engine = db.engine
+    engine.dispose()
+    pids = []
+
+    def note_pid(dbapi_connection, _record, _proxy):
+        pids.append(dbapi_connection.info.backend_pid)
+
+    event.listen(engine, "checkout", note_pid)
+    try:
+        assert client.get("/api/v1/orders", headers=headers).status_code == 200
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # never pinged
+        plain = database_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(plain, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", [pids[-1]])
+
+        lost = client.get("/api/v1/orders", headers=headers)
+        assert lost.status_code == 503
+        assert lost.headers["Retry-After"] == "1"
+        assert lost.get_json()["code"] == "service_unavailable"
+        assert client.get("/api/v1/orders", headers=headers).status_code == 200
+    finally:
+        event.remove(engine, "checkout", note_pid)
