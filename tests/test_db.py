@@ -9,11 +9,12 @@ import random
 
 import psycopg
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select, text
 
 from server import json_columns
 from server.db import db
 from server.json_provider import to_rfc3339
+from server.models import Team
 from tests.conftest import backend
 
 #: The module (the `server` package exports the extension under the same name).
@@ -149,3 +150,16 @@ def test_a_connection_lost_inside_the_ping_window_is_a_503_and_the_retry_succeed
         assert client.get("/api/v1/orders", headers=headers).status_code == 200
     finally:
         event.remove(engine, "checkout", note_pid)
+
+
+def test_a_non_durable_transaction_commits_and_relaxes_only_its_own_commit(app):
+    postgres = backend() == "postgresql"
+    with app.app_context():
+        with db.transaction(durable=False) as session:
+            session.add(Team(name="Bookkeeping crew", base_lat=28.6, base_lon=115.8, skills=[]))
+            if postgres:
+                assert session.execute(text("SHOW synchronous_commit")).scalar() == "off"
+        with db.transaction() as session:
+            assert session.scalar(select(Team.id).where(Team.name == "Bookkeeping crew"))
+            if postgres:
+                assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
