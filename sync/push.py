@@ -4,14 +4,15 @@ A mutation's id is its idempotency key: the outcome is stored in `processed_muta
 same transaction as the effect, so a retry after a lost response answers `duplicate` with the
 first outcome, and the same id with other content is `mutation_id_reused`.
 
-The common case runs in one go: the batch's orders are locked with one `SELECT ... FOR UPDATE`
-(in id order, so two batches cannot deadlock), then the ids already answered are read (after
-the locks, so a racing retry of the same mutations sees the first one's outcome), then every
-mutation is merged in memory and the session writes them all in one flush. Nothing is written
-before a mutation is known to apply, so a rejected one needs no savepoint. If the flush still
-hits a mutation id committed meanwhile by another request (a race the order locks cannot see,
-such as a rejected or location mutation), the batch's savepoint rolls back and the batch is
-applied again mutation by mutation, each in its own savepoint.
+The batch is validated before the first statement. Then, in the common case, it runs in one
+go: its orders are locked with one `SELECT ... FOR UPDATE` (in id order, so two batches cannot
+deadlock), the ids already answered are read (after the locks, so a racing retry of the same
+mutations sees the first one's outcome), every mutation is merged in memory, and the batch is
+written with one statement per table. Nothing is written before a mutation is known to apply,
+so a rejected one needs no savepoint. If the writes still hit a mutation id committed
+meanwhile by another request (a race the order locks cannot see, such as a rejected or
+location mutation), the batch's savepoint rolls back and the batch is applied again mutation
+by mutation, each in its own savepoint.
 """
 
 from __future__ import annotations
