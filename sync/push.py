@@ -183,7 +183,7 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
     while the batch is applied.
     """
     batch = [_check(raw) for raw in mutations]
-    context.skew_ms = _measure_skew(context.stored_skew_ms, mutations, context)
+    context.skew_ms = _measure_skew(mutations, context)
     try:
         with session.begin_nested():
             results = _apply_all(session, context, batch)
@@ -240,14 +240,14 @@ def _device_time_ms(raw: Any) -> int | None:
     return max(readings) if readings else None
 
 
-def _measure_skew(stored_skew: int | None, mutations: list[Any], context: PushContext) -> int:
+def _measure_skew(mutations: list[Any], context: PushContext) -> int:
     """Device clock minus server clock, from the freshest reading in the batch.
 
     A reading ahead of the server proves a fast clock. One behind it cannot be told apart from
     a mutation made offline earlier, so a recent one only says the clock is not fast (0) and an
     old one says nothing (the previous measurement stays).
     """
-    previous = stored_skew or 0
+    previous = context.stored_skew_ms or 0
     readings = [ms for ms in (_device_time_ms(raw) for raw in mutations) if ms is not None]
     if not readings:
         return previous
