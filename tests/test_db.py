@@ -6,10 +6,13 @@ import datetime as dt
 import importlib
 import json
 import random
+import threading
+import time
 
 import psycopg
 import pytest
 from sqlalchemy import event, select, text
+from sqlalchemy.exc import OperationalError
 
 from server import json_columns
 from server.db import db
@@ -163,3 +166,47 @@ def test_a_non_durable_transaction_commits_and_relaxes_only_its_own_commit(app):
             assert session.scalar(select(Team.id).where(Team.name == "Bookkeeping crew"))
             if postgres:
                 assert session.execute(text("SHOW synchronous_commit")).scalar() == "on"
+
+
+def _sqlite_writer(engine):
+    return engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+
+
+def test_a_sqlite_writer_waits_for_the_write_lock_and_takes_it_after_the_commit(tmp_path):
+    engine = db_module.make_engine(f"sqlite:///{tmp_path / 'writers.db'}")
+    order: list[str] = []
+    first = _sqlite_writer(engine)
+    first.begin()
+    first.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+
+    def second_writer() -> None:
+        with _sqlite_writer(engine) as conn, conn.begin():
+            order.append("second has the lock")
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+
+    racer = threading.Thread(target=second_writer)
+    racer.start()
+    time.sleep(0.2)
+    order.append("first commits")
+    first.commit()
+    first.close()
+    racer.join(timeout=10)
+    assert order == ["first commits", "second has the lock"]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [2]
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    engine.dispose()
+
+
+def test_a_sqlite_writer_gives_up_after_the_busy_timeout(tmp_path, monkeypatch):
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    engine = db_module.make_engine(f"sqlite:///{tmp_path / 'writers.db'}")
+    holder = _sqlite_writer(engine)
+    holder.begin()
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="locked"), _sqlite_writer(engine) as conn:
+        conn.begin()
+    assert 0.2 <= time.monotonic() - started < 5
+    holder.rollback()
+    holder.close()
+    engine.dispose()
