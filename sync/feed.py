@@ -114,9 +114,8 @@ FROM taken, jsonb_to_recordset(CAST(:entries AS jsonb)) AS entry(
 
 
 def _publish_in_one_statement(session: Session, changes: list[PendingChange]) -> None:
-    entries = [{"number": number, **{key: value if value is None or isinstance(value, int)
-                                     else str(value) for key, value in _entry(change).items()}}
-               for number, change in enumerate(changes, start=1)]
+    entries = [{"number": number, **_entry(change)}
+               for number, change in enumerate(changes, start=1)]  # orjson writes UUIDs
     session.execute(_PUBLISH_PG, {"count": len(changes), "at": utcnow(),
                                   "entries": json_columns.dumps(entries)})
 

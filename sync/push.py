@@ -425,10 +425,7 @@ def _lock_order(session: Session, context: PushContext, order_id: uuid.UUID) -> 
     """The order, locked until commit; read once per batch while the lock is held."""
     if order_id in context.locked:
         return context.locked[order_id]
-    order = session.scalars(
-        select(Order).where(Order.id == order_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    order = session.scalars(_LOCK_ORDERS, {"ids": [order_id]}).one_or_none()
     if order is None:
         raise Rejected("order_not_found", "No such order.")
     context.locked[order_id] = order
