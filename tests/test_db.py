@@ -8,6 +8,7 @@ import json
 import random
 import threading
 import time
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -82,29 +83,40 @@ def test_a_read_request_authenticates_through_its_own_session(app):
 postgresql_only = pytest.mark.skipif(backend() != "postgresql", reason="PostgreSQL pool")
 
 
-@postgresql_only
-def test_a_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
-        app, client, factory, database_url, monkeypatch):
-    headers = factory.staff_headers("dispatcher")
+@contextmanager
+def _one_pooled_connection(app, database_url):
+    """The app's pool reduced to the one connection requests use; yields a function that
+    kills the backend behind it, as a database restart would."""
     with app.app_context():
         engine = db.engine
-    engine.dispose()  # from here on the pool holds the one connection the requests use
+    engine.dispose()
     pids = []
 
     def note_pid(dbapi_connection, _record, _proxy):
         pids.append(dbapi_connection.info.backend_pid)
 
-    event.listen(engine, "checkout", note_pid)
-    try:
-        assert client.get("/api/v1/orders", headers=headers).status_code == 200
+    def kill() -> None:
         plain = database_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(plain, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", [pids[-1]])
+
+    event.listen(engine, "checkout", note_pid)
+    try:
+        yield kill
+    finally:
+        event.remove(engine, "checkout", note_pid)
+
+
+@postgresql_only
+def test_a_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
+        app, client, factory, database_url, monkeypatch):
+    headers = factory.staff_headers("dispatcher")
+    with _one_pooled_connection(app, database_url) as kill_backend:
+        assert client.get("/api/v1/orders", headers=headers).status_code == 200
+        kill_backend()
         monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
 
         assert client.get("/api/v1/orders", headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "checkout", note_pid)
 
 
 @postgresql_only
@@ -130,29 +142,16 @@ def test_a_connection_in_use_a_moment_ago_is_not_pinged(app, client, factory, mo
 def test_a_connection_lost_inside_the_ping_window_is_a_503_and_the_retry_succeeds(
         app, client, factory, database_url, monkeypatch):
     headers = factory.staff_headers("dispatcher")
-    with app.app_context():
-        engine = db.engine
-    engine.dispose()
-    pids = []
-
-    def note_pid(dbapi_connection, _record, _proxy):
-        pids.append(dbapi_connection.info.backend_pid)
-
-    event.listen(engine, "checkout", note_pid)
-    try:
+    with _one_pooled_connection(app, database_url) as kill_backend:
         assert client.get("/api/v1/orders", headers=headers).status_code == 200
         monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 3600.0)  # never pinged
-        plain = database_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(plain, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", [pids[-1]])
+        kill_backend()
 
         lost = client.get("/api/v1/orders", headers=headers)
         assert lost.status_code == 503
         assert lost.headers["Retry-After"] == "1"
         assert lost.get_json()["code"] == "service_unavailable"
         assert client.get("/api/v1/orders", headers=headers).status_code == 200
-    finally:
-        event.remove(engine, "checkout", note_pid)
 
 
 def test_a_non_durable_transaction_commits_and_relaxes_only_its_own_commit(app):
