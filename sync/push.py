@@ -8,8 +8,8 @@ The batch is validated before the first statement. Then, in the common case, it 
 go: its orders are locked with one `SELECT ... FOR UPDATE` (in id order, so two batches cannot
 deadlock), the ids already answered are read (after the locks, so a racing retry of the same
 mutations sees the first one's outcome), every mutation is merged in memory, and the batch is
-written with one statement per table. Nothing is written before a mutation is known to apply,
-so a rejected one needs no savepoint. If the writes still hit a mutation id committed
+written at the end (`sync/batch_writes.py`). Nothing is written before a mutation is known to
+apply, so a rejected one needs no savepoint. If the writes still hit a mutation id committed
 meanwhile by another request (a race the order locks cannot see, such as a rejected or
 location mutation), the batch's savepoint rolls back and the batch is applied again mutation
 by mutation, each in its own savepoint.
@@ -27,7 +27,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,11 +37,11 @@ from server.domain.audit import Actor, jsonable
 from server.domain.history import record_order_change
 from server.domain.scope import ever_assigned_to, foreign_work_kind
 from server.json_provider import to_rfc3339
-from server.models.audit import AuditEvent
 from server.models.orders import Order
 from server.models.people import Device
 from server.models.sync import MutationRejection, ProcessedMutation
 from sync import hlc, merge
+from sync.batch_writes import BatchRows, LockedOrder, lock_orders
 from sync.review import record_conflict
 
 #: Order columns the merge sets, and those a crew sees change (a version bump).
@@ -64,24 +64,9 @@ class Rejected(Exception):
         self.code, self.detail, self.errors = code, detail, errors
 
 
-#: Statements of every push, built once (their compiled form is cached by SQLAlchemy).
+#: Built once (its compiled form is cached by SQLAlchemy).
 _ANSWERED = select(*ProcessedMutation.__table__.c).where(
     ProcessedMutation.id.in_(bindparam("ids", expanding=True)))
-_LOCK_ORDERS = (select(Order).where(Order.id.in_(bindparam("ids", expanding=True)))
-                .order_by(Order.id).with_for_update().execution_options(populate_existing=True))
-
-
-@dataclass
-class BatchRows:
-    """The rows of a batch applied in one go, inserted with one statement per table."""
-
-    audit: list[dict[str, Any]] = field(default_factory=list)
-    processed: list[dict[str, Any]] = field(default_factory=list)
-
-    def insert(self, session: Session) -> None:
-        for model, rows in ((AuditEvent, self.audit), (ProcessedMutation, self.processed)):
-            if rows:
-                session.execute(insert(model.__table__), rows)
 
 
 @dataclass
@@ -101,11 +86,12 @@ class PushContext:
     rules: list[str] = field(default_factory=list)
     #: Outcomes already stored for the batch's mutation ids (read once, then kept up to date).
     earlier: dict[uuid.UUID, Any] = field(default_factory=dict)
-    #: Rows to insert at the end of the batch; None on the guarded path (written as it goes).
-    rows: BatchRows | None = None
-    #: Orders this transaction holds locked, so later mutations of the batch skip the query
-    #: (kept as objects: the session holds them only weakly).
-    locked: dict[uuid.UUID, Order] = field(default_factory=dict)
+    #: What the batch writes: sent at its end, or after each mutation on the guarded path.
+    rows: BatchRows = field(default_factory=BatchRows)
+    #: Each mutation in a savepoint of its own, written as it goes (the fallback).
+    guarded: bool = False
+    #: Orders this transaction holds locked, so later mutations of the batch skip the query.
+    locked: dict[uuid.UUID, LockedOrder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.restart()
@@ -113,13 +99,13 @@ class PushContext:
     def restart(self, *, guarded: bool = False) -> None:
         """Start (or, after a rolled-back attempt, start again) applying the batch."""
         self.clock = hlc.Clock(_ms(self.now))
-        self.rules, self.earlier, self.locked = [], {}, {}
-        self.rows = None if guarded else BatchRows()
+        self.rules, self.earlier, self.guarded = [], {}, guarded
+        self.forget_attempt()
 
-    @property
-    def guarded(self) -> bool:
-        """Each mutation in a savepoint of its own, written as it goes (the fallback)."""
-        return self.rows is None
+    def forget_attempt(self) -> None:
+        """Drop what a rolled-back attempt read and collected (a savepoint rolled back may
+        release the row locks it took, so the orders are locked and read again)."""
+        self.locked, self.rows = {}, BatchRows()
 
     @property
     def actor(self) -> Actor:
@@ -204,8 +190,7 @@ def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> 
         context.earlier = {row.id: row for row in session.execute(_ANSWERED, {"ids": ids})}
     results = [_apply_one(session, context, item).as_result(_raw_id(item.raw))
                for item in batch]
-    if context.rows is not None:
-        context.rows.insert(session)
+    context.rows.write(session)
     return results
 
 
@@ -214,8 +199,7 @@ def _lock_orders(session: Session, context: PushContext, batch: list[Checked]) -
     order_ids = sorted({item.mutation["order_id"] for item in batch if item.mutation
                         and item.mutation.get("order_id") is not None})
     if order_ids:
-        orders = session.scalars(_LOCK_ORDERS, {"ids": order_ids})
-        context.locked = {order.id: order for order in orders}
+        context.locked = lock_orders(session, order_ids)
 
 
 def _raw_id(raw: Any) -> Any:
@@ -279,15 +263,16 @@ def _apply_one(session: Session, context: PushContext, item: Checked) -> Outcome
             outcome = _apply_valid(session, context, mutation, raw)
             _store_outcome(session, context, mutation_id, digest, mutation.get("order_id"),
                            outcome)
+            _write_if_guarded(session, context)
         return outcome
     except Rejected as rejection:
         if context.guarded:
-            context.locked.clear()  # a rolled-back savepoint may release the locks it took
+            context.forget_attempt()
         return _reject(session, context, raw, mutation_id, digest, rejection)
     except IntegrityError:
         if not context.guarded:
             raise
-        context.locked.clear()
+        context.forget_attempt()
         return _replay_raced(session, context, raw, mutation_id, digest)
 
 
@@ -295,6 +280,13 @@ def _savepoint(session: Session, context: PushContext):
     """A savepoint around one mutation on the guarded path; none in the one-go path, where
     nothing is written before the mutation is known to apply."""
     return session.begin_nested() if context.guarded else nullcontext()
+
+
+def _write_if_guarded(session: Session, context: PushContext) -> None:
+    """On the guarded path a mutation is written inside its savepoint, so that a mutation id
+    stored meanwhile by another request fails there and rolls back only this mutation."""
+    if context.guarded:
+        context.rows.write(session)
 
 
 def _store_outcome(session: Session, context: PushContext, mutation_id: uuid.UUID | None,
@@ -306,11 +298,7 @@ def _store_outcome(session: Session, context: PushContext, mutation_id: uuid.UUI
            "order_id": order_id, "status": outcome.status, "code": outcome.code,
            "detail": outcome.detail, "order_version": outcome.order_version,
            "processed_at": context.now}
-    if context.rows is None:
-        session.add(ProcessedMutation(**row))
-        session.flush()
-    else:
-        context.rows.processed.append(row)
+    context.rows.processed.append(row)
     context.earlier[mutation_id] = SimpleNamespace(**row)
 
 
@@ -369,9 +357,11 @@ def _reject(session: Session, context: PushContext, raw: Any, mutation_id: uuid.
     try:
         with _savepoint(session, context):
             _store_outcome(session, context, mutation_id, digest, order_id, outcome)
+            _write_if_guarded(session, context)
     except IntegrityError:
         if not context.guarded:
             raise
+        context.forget_attempt()
         return _replay_raced(session, context, raw, mutation_id, digest)
     return outcome
 
@@ -421,15 +411,13 @@ def _report_location(session: Session, context: PushContext, mutation: dict[str,
     return Outcome("merged", detail="A newer location of this device is already stored.")
 
 
-def _lock_order(session: Session, context: PushContext, order_id: uuid.UUID) -> Order:
+def _lock_order(session: Session, context: PushContext, order_id: uuid.UUID) -> LockedOrder:
     """The order, locked until commit; read once per batch while the lock is held."""
-    if order_id in context.locked:
-        return context.locked[order_id]
-    order = session.scalars(_LOCK_ORDERS, {"ids": [order_id]}).one_or_none()
-    if order is None:
+    if order_id not in context.locked:
+        context.locked.update(lock_orders(session, [order_id]))
+    if order_id not in context.locked:
         raise Rejected("order_not_found", "No such order.")
-    context.locked[order_id] = order
-    return order
+    return context.locked[order_id]
 
 
 def _merge_into_order(session: Session, context: PushContext, mutation: dict[str, Any],
@@ -465,12 +453,12 @@ def _merge_into_order(session: Session, context: PushContext, mutation: dict[str
     record_order_change(
         session, order, action=mutation["type"], source="device", actor=context.actor,
         changes=changes, mutation_id=mutation["id"], hlc=stamp, decision=decision,
-        event_time=event_time, bump_version=bool(changes),
-        into=None if context.rows is None else context.rows.audit,
+        event_time=event_time, bump_version=bool(changes), into=context.rows.audit,
         details={"base_version": mutation.get("base_version"), "skew_ms": context.skew_ms}
         if mutation.get("base_version") is not None or context.skew_ms else None,
     )
     _record_conflicts(session, context, order, new_state, decision, raw, foreign)
+    context.rows.orders[order.id] = order
     context.rules.append(decision["rule"])
     status = decision["outcome"]
     detail = None if status == "applied" else _merge_detail(decision)
@@ -481,7 +469,8 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def write_merged_columns(session: Session, order: Order, view: dict[str, Any]) -> None:
+def write_merged_columns(session: Session, order: Order | LockedOrder,
+                         view: dict[str, Any]) -> None:
     """Project the merge state onto the order's columns, keeping a landed signature's link."""
     order.arrival = view["arrival"]
     order.cause = view["cause"]
@@ -508,7 +497,7 @@ def _merge_detail(decision: dict[str, Any]) -> str:
     return f"{decision['rule']}: the order keeps mutation {decision.get('winner')}."
 
 
-def _record_conflicts(session: Session, context: PushContext, order: Order, state: dict,
+def _record_conflicts(session: Session, context: PushContext, order: LockedOrder, state: dict,
                       decision: dict[str, Any], raw: dict[str, Any], foreign: str | None) -> None:
     """One conflict row per losing completion with other content, and per foreign mutation."""
     mutation_id = uuid.UUID(str(raw["id"]))
