@@ -19,7 +19,7 @@ class Schema(ma.Schema):
 
 
 #: The form clients send (RFC 3339 with an offset): parsed by the standard library directly.
-_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
+RFC3339_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -42,7 +42,7 @@ class UtcDateTime(fields.AwareDateTime):
         return to_rfc3339(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and _RFC3339.fullmatch(value):
+        if isinstance(value, str) and RFC3339_PATTERN.fullmatch(value):
             try:
                 return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
             except ValueError:
