@@ -17,8 +17,9 @@ completion turned seven days old since then are removed as `expired`.
 
 Every query is a Core statement built once (bind parameters, no ORM objects: a pull only
 reads), and none runs for an empty list. One scope query serves the page order, the digest
-(with the versions of the scope's media) and the expiry check, so an empty delta pull costs one
-query, a delta that changes the digest four plus one per kind of entity it carries, and a full
+(with the versions of the scope's media) and the expiry check, and the first query (where the
+feed stands) also brings the reference lists' versions; so an empty delta pull costs one
+query, a delta that changes the digest three plus one per kind of entity it carries, and a full
 snapshot of a crew's orders four (five when they have media).
 """
 
@@ -55,7 +56,8 @@ _devices = Device.__table__.c
 
 #: Where the feed stands, and when the device last synced.
 _STATE = (
-    select(_feed_state.last_pos, _feed_state.pruned_below, _devices.last_sync_at)
+    select(_feed_state.last_pos, _feed_state.pruned_below, _devices.last_sync_at,
+           reference.VERSIONS_TEXT)
     .select_from(FeedState.__table__)
     .join(Device.__table__, _devices.id == bindparam("device_id"))
     .where(_feed_state.id == 1)
@@ -300,13 +302,12 @@ def pull(
     now: dt.datetime,
 ) -> PullPage:
     """One page of changes for a device of `team_id` after `cursor` (None: full snapshot)."""
-    last_pos, pruned_below, last_sync_at = session.execute(
+    last_pos, pruned_below, last_sync_at, reference_versions = session.execute(
         _STATE, {"device_id": device_id}).one()
     if cursor is not None and (cursor.pos + 1 < pruned_below or cursor.pos > last_pos):
         raise CursorGone("The change log no longer reaches this cursor.")
     changes = _Changes()
     scope: _Scope | None = None
-    references: list[Any] | None = None
 
     if cursor is None or cursor.in_snapshot:
         pin = cursor.pos if cursor else last_pos
@@ -323,8 +324,7 @@ def pull(
         for entry in page:
             changes.upsert_order(orders[entry.id])
         if cursor is None:
-            references = reference.reference_rows(session)
-            for row in references:
+            for row in reference.reference_rows(session):
                 changes.upsert_reference(row)
         for media in _media(session, page_ids, [], scope):
             changes.upsert_media(media)
@@ -339,8 +339,8 @@ def pull(
     else:
         since, capacity = cursor, limit
 
-    return _delta(session, changes, since, capacity, last_pos, now, team_id, scope, references,
-                  last_sync_at)
+    return _delta(session, changes, since, capacity, last_pos, now, team_id, scope,
+                  reference.parse_versions(reference_versions), last_sync_at)
 
 
 def _delta(
@@ -352,7 +352,7 @@ def _delta(
     now: dt.datetime,
     team_id: uuid.UUID,
     scope: _Scope | None,
-    references: list[Any] | None,
+    reference_versions: list[reference.ReferenceVersion],
     last_sync_at: dt.datetime | None,
 ) -> PullPage:
     rows = []
@@ -382,7 +382,7 @@ def _delta(
         if scope is None or (not taken and not expired and since.digest is not None):
             digest, next_expiry_ms = since.digest, since.next_expiry_ms
         else:
-            digest, next_expiry_ms = _digest(session, scope, references)
+            digest, next_expiry_ms = _digest(scope, reference_versions)
     next_cursor = Cursor(
         team_id=str(team_id), pos=new_pos,
         at_ms=since.at_ms if has_more else _ms(now),
@@ -434,15 +434,14 @@ def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.U
             changes.upsert_media(item)
 
 
-def _digest(session: Session, scope: _Scope,
-            references: list[Any] | None) -> tuple[str, int | None]:
+def _digest(scope: _Scope,
+            reference_versions: list[reference.ReferenceVersion]) -> tuple[str, int | None]:
     """The scope digest now, and the next moment an order of the scope ages out."""
     entities: list[tuple[str, str, int]] = []
     for entry in scope.entries:
         entities.append(("order", str(entry.id), entry.version))
         entities += [("media", media_id, version) for media_id, version in entry.media]
-    versions = references if references is not None else reference.reference_versions(session)
-    entities += [("reference", row.id, row.version) for row in versions]
+    entities += [("reference", row.id, row.version) for row in reference_versions]
     expiries = [_ms(e.completed_at + COMPLETED_RETENTION) for e in scope.entries
                 if e.completed_at is not None]
     return scope_digest(entities), (min(expiries) if expiries else None)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, String, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from server.models.base import utcnow
@@ -43,7 +43,16 @@ DEFAULT_REFERENCE_DATA: dict[str, dict[str, Any]] = {
 _reference = ReferenceData.__table__.c
 _ALL = select(_reference.id, _reference.version, _reference.data).order_by(_reference.id)
 _BY_IDS = _ALL.where(_reference.id.in_(bindparam("ids", expanding=True)))
-_VERSIONS = select(_reference.id, _reference.version)
+#: Every list's `id:version`, one per line, as a single value: a column of the pull's first
+#: query, which saves a round trip on every pull that computes a digest (reference ids are
+#: identifiers: no colon, no line break).
+VERSIONS_TEXT = select(func.aggregate_strings(
+    _reference.id + ":" + cast(_reference.version, String), "\n")).scalar_subquery()
+
+
+class ReferenceVersion(NamedTuple):
+    id: str
+    version: int
 
 
 def reference_rows(session: Session, ids: Sequence[str] | None = None) -> list[Row]:
@@ -53,9 +62,12 @@ def reference_rows(session: Session, ids: Sequence[str] | None = None) -> list[R
     return list(session.execute(_BY_IDS, {"ids": list(ids)})) if ids else []
 
 
-def reference_versions(session: Session) -> list[Row]:
-    """`(id, version)` of every list."""
-    return list(session.execute(_VERSIONS))
+def parse_versions(text: str | None) -> list[ReferenceVersion]:
+    """The `(id, version)` of every list, from a `VERSIONS_TEXT` value (None: no lists)."""
+    if not text:
+        return []
+    return [ReferenceVersion(reference_id, int(version))
+            for reference_id, version in (line.rsplit(":", 1) for line in text.split("\n"))]
 
 
 def put_reference_data(session: Session, reference_id: str, data: dict[str, Any]) -> ReferenceData:

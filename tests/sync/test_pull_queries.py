@@ -124,3 +124,36 @@ def test_authentication_reads_from_the_snapshot_the_pull_begins(app, factory):
             assert level == "repeatable read"
         with pytest.raises(RuntimeError):
             db.begin_snapshot()
+
+
+@pytest.fixture
+def statements(app):
+    """The SQL statements run while the test runs (transaction control not included)."""
+    run = []
+    with app.app_context():
+        engine = db.engine
+
+    def note(_conn, _cursor, statement, *_args):
+        run.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    yield run
+    event.remove(engine, "before_cursor_execute", note)
+
+
+def test_a_delta_that_changes_the_digest_costs_four_queries_and_authentication(
+        factory, tablet, reference_data, statements):
+    """Where the feed stands (with the reference versions), the feed rows, the scope and the
+    changed orders: the digest needs no query of its own."""
+    team = factory.team()
+    order = factory.order(team=team)
+    device = tablet(team=team)
+    device.sync()
+    device.push(device.mutation("add_note", order.id, {"text": "Meter sealed."}))
+    statements.clear()
+
+    [page] = device.sync()
+
+    assert [c["id"] for c in page["changes"]] == [str(order.id)]
+    assert device.last_page["scope_digest"] == device.digest()
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 5
