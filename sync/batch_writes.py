@@ -1,4 +1,5 @@
-"""The rows a push batch reads and writes: its locked orders, audit events and outcomes.
+"""The rows a push batch reads and writes: its locked orders, mutation ids, audit events and
+outcomes.
 
 A push merges into up to 500 orders, and on this path the ORM's unit of work (identity map,
 attribute history, a flush per table) cost more than the merge itself. So the batch's orders
@@ -16,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from server import json_columns
@@ -34,7 +36,9 @@ _ORDERS = Order.__table__
 _AUDIT = AuditEvent.__table__
 _PROCESSED = ProcessedMutation.__table__
 _AUDIT_COLUMNS = tuple(column.name for column in _AUDIT.columns if column.name != "id")
-_PROCESSED_COLUMNS = tuple(column.name for column in _PROCESSED.columns)
+#: A claimed mutation id's placeholder, and what its outcome fills in.
+_CLAIM_COLUMNS = ("id", "device_id", "content_hash", "status", "processed_at")
+_OUTCOME_COLUMNS = ("order_id", "status", "code", "detail", "order_version")
 
 #: Locks in id order, so that two batches lock their common orders in the same order.
 LOCK_ORDERS = (select(*(_ORDERS.c[name] for name in READ_COLUMNS))
@@ -57,6 +61,20 @@ def lock_orders(session: Session, order_ids: list[uuid.UUID]) -> dict[uuid.UUID,
             for row in session.execute(LOCK_ORDERS, {"ids": order_ids})}
 
 
+def claim_mutation_ids(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+    """Insert these placeholder outcomes (in id order) where the id is free; the ids inserted.
+
+    A request inserting an id another uncommitted transaction holds waits for it, then finds
+    the id taken: two requests never both apply a mutation, and no unique violation (which
+    would abort a PostgreSQL transaction) can happen. `BatchRows.write` fills in the outcomes.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        result = session.execute(_CLAIM_PG, {"rows": json_columns.dumps_rows(rows)})
+    else:
+        result = session.execute(_CLAIM_SQLITE, rows)
+    return set(result.scalars())
+
+
 def _columns_sql(columns: tuple[str, ...], prefix: str = "") -> str:
     return ", ".join(prefix + name for name in columns)
 
@@ -66,20 +84,31 @@ def _insert_from_json(table: str, columns: tuple[str, ...], parameter: str) -> s
             f"FROM jsonb_populate_recordset(NULL::{table}, CAST(:{parameter} AS jsonb))")
 
 
-#: PostgreSQL: the batch's audit events, outcomes and order rows in one round trip (`ANY` lets
-#: the planner find the orders by primary key rather than join the recordset to every order).
+def _update_from_json(table: str, columns: tuple[str, ...], parameter: str) -> str:
+    """`UPDATE table` from rows given as a JSON array, matched on `id` (`ANY` lets the planner
+    find them by primary key rather than join the recordset to the whole table)."""
+    return (f"UPDATE {table} AS t SET ({_columns_sql(columns)}) = ({_columns_sql(columns, 'r.')}) "
+            f"FROM jsonb_populate_recordset(NULL::{table}, CAST(:{parameter} AS jsonb)) AS r "
+            f"WHERE t.id = r.id AND t.id = ANY(:{parameter}_ids)")
+
+
+_CLAIM_PG = text(f"""{_insert_from_json(_PROCESSED.name, _CLAIM_COLUMNS, "rows")}
+ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id""")
+_CLAIM_SQLITE = (sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["id"])
+                 .returning(_PROCESSED.c.id))
+
+#: PostgreSQL: the batch's audit events, outcomes and order rows in one round trip.
 _WRITE_PG = text(f"""
 WITH audit AS ({_insert_from_json(_AUDIT.name, _AUDIT_COLUMNS, "audit")}),
-processed AS ({_insert_from_json(_PROCESSED.name, _PROCESSED_COLUMNS, "processed")})
-UPDATE {_ORDERS.name} AS o SET ({_columns_sql(WRITTEN_COLUMNS)}) =
-    ({_columns_sql(WRITTEN_COLUMNS, "r.")})
-FROM jsonb_populate_recordset(NULL::{_ORDERS.name}, CAST(:orders AS jsonb)) AS r
-WHERE o.id = r.id AND o.id = ANY(:order_ids)
+processed AS ({_update_from_json(_PROCESSED.name, _OUTCOME_COLUMNS, "processed")})
+{_update_from_json(_ORDERS.name, WRITTEN_COLUMNS, "orders")}
 """)
 
 #: SQLite: one executemany per table.
-_UPDATE_ORDER = (update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+_UPDATE_ORDER = (update(_ORDERS).where(_ORDERS.c.id == bindparam("row_id"))
                  .values({name: bindparam(name) for name in WRITTEN_COLUMNS}))
+_UPDATE_OUTCOME = (update(_PROCESSED).where(_PROCESSED.c.id == bindparam("row_id"))
+                   .values({name: bindparam(name) for name in _OUTCOME_COLUMNS}))
 
 
 @dataclass
@@ -87,6 +116,7 @@ class BatchRows:
     """What a batch (or, on the guarded path, one mutation) writes, sent by `write`."""
 
     audit: list[dict[str, Any]] = field(default_factory=list)
+    #: The outcomes of the mutation ids claimed (`claim_mutation_ids`).
     processed: list[dict[str, Any]] = field(default_factory=list)
     #: The orders changed, by id (an order several mutations change is written once).
     orders: dict[uuid.UUID, LockedOrder] = field(default_factory=dict)
@@ -98,21 +128,22 @@ class BatchRows:
         orders = [{name: getattr(order, name) for name in READ_COLUMNS}
                   for order in self.orders.values()]
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(_WRITE_PG, {"audit": json_columns.dumps_rows(self.audit),
-                                        "processed": json_columns.dumps_rows(self.processed),
-                                        "orders": json_columns.dumps_rows(orders),
-                                        "order_ids": list(self.orders)})
+            session.execute(_WRITE_PG, {
+                "audit": json_columns.dumps_rows(self.audit),
+                "processed": json_columns.dumps_rows(self.processed),
+                "processed_ids": [row["id"] for row in self.processed],
+                "orders": json_columns.dumps_rows(orders), "orders_ids": list(self.orders)})
         else:
             self._write_each_table(session, orders)
         _expire_cached(session, self.orders)
         self.audit, self.processed, self.orders = [], [], {}
 
     def _write_each_table(self, session: Session, orders: list[dict[str, Any]]) -> None:
-        for table, rows in ((_AUDIT, self.audit), (_PROCESSED, self.processed)):
+        if self.audit:
+            session.execute(insert(_AUDIT), self.audit)
+        for statement, rows in ((_UPDATE_OUTCOME, self.processed), (_UPDATE_ORDER, orders)):
             if rows:
-                session.execute(insert(table), rows)
-        if orders:
-            session.execute(_UPDATE_ORDER, [{**row, "order_id": row["id"]} for row in orders])
+                session.execute(statement, [{**row, "row_id": row["id"]} for row in rows])
 
 
 def _expire_cached(session: Session, order_ids: Any) -> None:

@@ -4,15 +4,15 @@ A mutation's id is its idempotency key: the outcome is stored in `processed_muta
 same transaction as the effect, so a retry after a lost response answers `duplicate` with the
 first outcome, and the same id with other content is `mutation_id_reused`.
 
-The batch is validated before the first statement. Then, in the common case, it runs in one
-go: its orders are locked with one `SELECT ... FOR UPDATE` (in id order, so two batches cannot
-deadlock), the ids already answered are read (after the locks, so a racing retry of the same
-mutations sees the first one's outcome), every mutation is merged in memory, and the batch is
-written at the end (`sync/batch_writes.py`). Nothing is written before a mutation is known to
-apply, so a rejected one needs no savepoint. If the writes still hit a mutation id committed
-meanwhile by another request (a race the order locks cannot see, such as a rejected or
-location mutation), the batch's savepoint rolls back and the batch is applied again mutation
-by mutation, each in its own savepoint.
+The batch is validated before the first statement. Its orders are then locked with one
+`SELECT ... FOR UPDATE` (in id order, so two batches cannot deadlock) and its mutation ids are
+claimed: a placeholder outcome is inserted for each id not answered before (`INSERT ... ON
+CONFLICT DO NOTHING`, in id order). A request racing with the same ids (a retry after a lost
+response) waits at the claim until this one commits, then finds them taken and answers
+`duplicate` with the stored outcomes; so no unique violation can abort the transaction and no
+savepoint is needed. Every mutation is merged in memory, nothing is written before a mutation
+is known to apply, and the batch is written at the end (`sync/batch_writes.py`), the claimed
+outcomes with it.
 """
 
 from __future__ import annotations
@@ -21,14 +21,12 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 from marshmallow import ValidationError
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from media.signatures import signature_reference
@@ -42,7 +40,7 @@ from server.models.orders import Order
 from server.models.people import Device
 from server.models.sync import MutationRejection, ProcessedMutation
 from sync import hlc, merge
-from sync.batch_writes import BatchRows, LockedOrder, lock_orders
+from sync.batch_writes import BatchRows, LockedOrder, claim_mutation_ids, lock_orders
 from sync.review import record_conflict
 
 #: Order columns the merge sets, and those a crew sees change (a version bump).
@@ -58,7 +56,8 @@ FRESH_MUTATION_MS = 120_000
 
 
 class Rejected(Exception):
-    """A mutation that cannot be applied; its savepoint rolls back and it is kept as rejected."""
+    """A mutation that cannot be applied: it is kept as rejected (raised before it changed
+    anything)."""
 
     def __init__(self, code: str, detail: str, errors: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
@@ -87,26 +86,13 @@ class PushContext:
     rules: list[str] = field(default_factory=list)
     #: Outcomes already stored for the batch's mutation ids (read once, then kept up to date).
     earlier: dict[uuid.UUID, Any] = field(default_factory=dict)
-    #: What the batch writes: sent at its end, or after each mutation on the guarded path.
+    #: What the batch writes, sent at its end.
     rows: BatchRows = field(default_factory=BatchRows)
-    #: Each mutation in a savepoint of its own, written as it goes (the fallback).
-    guarded: bool = False
     #: Orders this transaction holds locked, so later mutations of the batch skip the query.
     locked: dict[uuid.UUID, LockedOrder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.restart()
-
-    def restart(self, *, guarded: bool = False) -> None:
-        """Start (or, after a rolled-back attempt, start again) applying the batch."""
         self.clock = hlc.Clock(_ms(self.now))
-        self.rules, self.earlier, self.guarded = [], {}, guarded
-        self.forget_attempt()
-
-    def forget_attempt(self) -> None:
-        """Drop what a rolled-back attempt read and collected (a savepoint rolled back may
-        release the row locks it took, so the orders are locked and read again)."""
-        self.locked, self.rows = {}, BatchRows()
 
     @property
     def actor(self) -> Actor:
@@ -171,12 +157,7 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
     """
     batch = [_check(raw) for raw in mutations]
     context.skew_ms = _measure_skew(mutations, context)
-    try:
-        with session.begin_nested():
-            results = _apply_all(session, context, batch)
-    except IntegrityError:
-        context.restart(guarded=True)
-        results = _apply_all(session, context, batch)
+    results = _apply_all(session, context, batch)
     if (context.stored_skew_ms or 0) != context.skew_ms:
         session.execute(update(Device).where(Device.id == context.device_id)
                         .values(clock_skew_ms=context.skew_ms))
@@ -184,13 +165,14 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
 
 
 def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> list[dict]:
-    """Lock the batch's orders, read which mutations were answered before, apply the rest."""
+    """Lock the batch's orders, claim its mutation ids (reading the outcomes of those answered
+    before), apply the rest."""
     _lock_orders(session, context, batch)
-    ids = [item.id for item in batch if item.id is not None]
-    if ids:
-        context.earlier = {row.id: row for row in session.execute(_ANSWERED, {"ids": ids})}
+    claimed = _claim_ids(session, context, batch)
     results = [_apply_one(session, context, item).as_result(_raw_id(item.raw))
                for item in batch]
+    if claimed != {row["id"] for row in context.rows.processed}:
+        raise RuntimeError("a claimed mutation id was left without an outcome")
     context.rows.write(session)
     return results
 
@@ -201,6 +183,24 @@ def _lock_orders(session: Session, context: PushContext, batch: list[Checked]) -
                         and item.mutation.get("order_id") is not None})
     if order_ids:
         context.locked = lock_orders(session, order_ids)
+
+
+def _claim_ids(session: Session, context: PushContext, batch: list[Checked]) -> set[uuid.UUID]:
+    """Claim the batch's mutation ids; read the stored outcome of those answered before."""
+    first: dict[uuid.UUID, Checked] = {}
+    for item in batch:
+        if item.id is not None:
+            first.setdefault(item.id, item)
+    if not first:
+        return set()
+    claimed = claim_mutation_ids(session, [
+        {"id": mutation_id, "device_id": context.device_id, "content_hash": item.digest,
+         "status": "pending", "processed_at": context.now}
+        for mutation_id, item in sorted(first.items())])
+    answered = [mutation_id for mutation_id in first if mutation_id not in claimed]
+    if answered:
+        context.earlier = {row.id: row for row in session.execute(_ANSWERED, {"ids": answered})}
+    return claimed
 
 
 def _raw_id(raw: Any) -> Any:
@@ -260,39 +260,16 @@ def _apply_one(session: Session, context: PushContext, item: Checked) -> Outcome
         return _reject(session, context, raw, mutation_id, digest, item.rejection)
 
     try:
-        with _savepoint(session, context):
-            outcome = _apply_valid(session, context, mutation, raw)
-            _store_outcome(session, context, mutation_id, digest, mutation.get("order_id"),
-                           outcome)
-            _write_if_guarded(session, context)
-        return outcome
-    except Rejected as rejection:
-        if context.guarded:
-            context.forget_attempt()
+        outcome = _apply_valid(session, context, mutation, raw)
+    except Rejected as rejection:  # raised before anything of the mutation was changed
         return _reject(session, context, raw, mutation_id, digest, rejection)
-    except IntegrityError:
-        if not context.guarded:
-            raise
-        context.forget_attempt()
-        return _replay_raced(session, context, raw, mutation_id, digest)
-
-
-def _savepoint(session: Session, context: PushContext):
-    """A savepoint around one mutation on the guarded path; none in the one-go path, where
-    nothing is written before the mutation is known to apply."""
-    return session.begin_nested() if context.guarded else nullcontext()
-
-
-def _write_if_guarded(session: Session, context: PushContext) -> None:
-    """On the guarded path a mutation is written inside its savepoint, so that a mutation id
-    stored meanwhile by another request fails there and rolls back only this mutation."""
-    if context.guarded:
-        context.rows.write(session)
+    _store_outcome(session, context, mutation_id, digest, mutation.get("order_id"), outcome)
+    return outcome
 
 
 def _store_outcome(session: Session, context: PushContext, mutation_id: uuid.UUID | None,
                    digest: str, order_id: uuid.UUID | None, outcome: Outcome) -> None:
-    """Keep the outcome for replays; a later copy of the id in the batch is a duplicate."""
+    """Fill in the claimed outcome; a later copy of the id in the batch is a duplicate."""
     if mutation_id is None:
         return
     row = {"id": mutation_id, "device_id": context.device_id, "content_hash": digest,
@@ -301,15 +278,6 @@ def _store_outcome(session: Session, context: PushContext, mutation_id: uuid.UUI
            "processed_at": context.now}
     context.rows.processed.append(row)
     context.earlier[mutation_id] = SimpleNamespace(**row)
-
-
-def _replay_raced(session: Session, context: PushContext, raw: Any,
-                  mutation_id: uuid.UUID | None, digest: str) -> Outcome:
-    """Another request stored this mutation id first: answer with its outcome."""
-    earlier = session.get(ProcessedMutation, mutation_id, populate_existing=True)
-    if earlier is None:
-        raise RuntimeError("integrity error without a stored mutation outcome")
-    return _replay(session, context, raw, earlier, digest)
 
 
 def _parse_id(raw: Any) -> uuid.UUID | None:
@@ -359,15 +327,7 @@ def _reject(session: Session, context: PushContext, raw: Any, mutation_id: uuid.
     outcome = Outcome("rejected", rejection.code, rejection.detail, errors=rejection.errors)
     _store_rejection(session, context, raw, mutation_id, rejection)
     order_id = _parse_uuid(raw.get("order_id")) if isinstance(raw, dict) else None
-    try:
-        with _savepoint(session, context):
-            _store_outcome(session, context, mutation_id, digest, order_id, outcome)
-            _write_if_guarded(session, context)
-    except IntegrityError:
-        if not context.guarded:
-            raise
-        context.forget_attempt()
-        return _replay_raced(session, context, raw, mutation_id, digest)
+    _store_outcome(session, context, mutation_id, digest, order_id, outcome)
     return outcome
 
 

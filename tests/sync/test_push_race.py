@@ -1,9 +1,9 @@
 """A retry racing the first attempt of the same batch: every mutation is answered exactly once.
 
-The first attempt writes but has not committed when the retry reads which ids were answered,
-so the retry's write hits the first one's ids. On PostgreSQL this is the batch that falls back
-to one savepoint per mutation; on SQLite the retry waits for the write lock instead. Either
-way the retry must answer `duplicate` with the first outcomes and store nothing twice.
+The first attempt has claimed its mutation ids but not committed when the retry claims the same
+ids. On PostgreSQL the retry waits at its claim until the first commits, then finds the ids
+taken and reads their outcomes; on SQLite it waits for the write lock instead. Either way the
+retry must answer `duplicate` with the first outcomes and store nothing twice.
 """
 
 from __future__ import annotations
@@ -74,9 +74,9 @@ def _arrival(device, order_id) -> dict:
                                                 "location": {"lat": 28.68, "lon": 115.86}})
 
 
-def test_the_fallback_still_writes_the_orders_of_the_batch_it_replays(app, factory, tablet):
-    """The retry adds an arrival the first attempt did not have: on the guarded path the raced
-    ids answer `duplicate` and the arrival is written in its own savepoint, chain intact."""
+def test_a_racing_retry_with_one_more_mutation_applies_only_that_one(app, factory, tablet):
+    """The retry adds an arrival the first attempt did not have: the raced id answers
+    `duplicate`, the arrival applies, and the order's audit chain holds."""
     team = factory.team()
     device = tablet(team=team)
     order = factory.order(team=team)
