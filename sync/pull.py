@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import namedtuple
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -54,14 +55,16 @@ _media = Media.__table__.c
 _feed_state = FeedState.__table__.c
 _devices = Device.__table__.c
 
-#: Where the feed stands, and when the device last synced.
-_STATE = (
-    select(_feed_state.last_pos, _feed_state.pruned_below, _devices.last_sync_at,
-           reference.VERSIONS_TEXT)
-    .select_from(FeedState.__table__)
-    .join(Device.__table__, _devices.id == bindparam("device_id"))
-    .where(_feed_state.id == 1)
+#: Where the feed stands, when the device last synced and the reference lists' versions (a
+#: row of `devices`): the HTTP layer reads them with the device check, in the same snapshot,
+#: which saves every pull a round trip; `_STATE` reads them for other callers.
+STATE_COLUMNS = (
+    select(_feed_state.last_pos).where(_feed_state.id == 1).scalar_subquery(),
+    select(_feed_state.pruned_below).where(_feed_state.id == 1).scalar_subquery(),
+    _devices.last_sync_at,
+    reference.VERSIONS_TEXT,
 )
+_STATE = select(*STATE_COLUMNS).where(_devices.id == bindparam("device_id"))
 
 #: The orders of a team in scope (`scope_condition`), with the completed ones back to
 #: `completed_since` (now - 7 days; earlier to also find those that aged out since then).
@@ -300,10 +303,14 @@ def pull(
     cursor: Cursor | None,
     limit: int,
     now: dt.datetime,
+    state: Sequence[Any] | None = None,
 ) -> PullPage:
-    """One page of changes for a device of `team_id` after `cursor` (None: full snapshot)."""
-    last_pos, pruned_below, last_sync_at, reference_versions = session.execute(
-        _STATE, {"device_id": device_id}).one()
+    """One page of changes for a device of `team_id` after `cursor` (None: full snapshot).
+
+    `state`: the values of `STATE_COLUMNS` when the caller read them in this snapshot.
+    """
+    last_pos, pruned_below, last_sync_at, reference_versions = (
+        state if state is not None else session.execute(_STATE, {"device_id": device_id}).one())
     if cursor is not None and (cursor.pos + 1 < pruned_below or cursor.pos > last_pos):
         raise CursorGone("The change log no longer reaches this cursor.")
     changes = _Changes()

@@ -33,7 +33,7 @@ from server.models.base import utcnow
 from server.models.people import Device
 from server.models.sync import MutationRejection
 from sync import cursor as cursor_codec
-from sync.pull import CursorGone, pull
+from sync.pull import STATE_COLUMNS, CursorGone, pull
 from sync.pull_limit import take_pull_token
 from sync.push import PushContext, apply_batch
 
@@ -76,7 +76,7 @@ class Pull(MethodView):
     # One snapshot for the whole pull (authentication included), so data, cursor and digest
     # agree.
     @consistent_snapshot
-    @require_device
+    @require_device(also_read=STATE_COLUMNS)
     # An instance: given the class, webargs would build a schema on every request.
     @blp.arguments(PullArgs(), location="query", as_kwargs=True)
     @blp.response(200, PullResponse)
@@ -101,7 +101,8 @@ class Pull(MethodView):
         _check_rate(principal.device_id, now)
         try:
             page = pull(db.session, team_id=principal.team_id or NO_TEAM,
-                        device_id=principal.device_id, cursor=position, limit=limit, now=now)
+                        device_id=principal.device_id, cursor=position, limit=limit, now=now,
+                        state=principal.also_read)
         except CursorGone as error:
             raise CursorExpired("The change log no longer reaches this cursor: pull again "
                                 "without one.") from error

@@ -141,10 +141,10 @@ def statements(app):
     event.remove(engine, "before_cursor_execute", note)
 
 
-def test_a_delta_that_changes_the_digest_costs_four_queries_and_authentication(
+def test_a_delta_that_changes_the_digest_costs_four_queries_authentication_included(
         factory, tablet, reference_data, statements):
-    """Where the feed stands (with the reference versions), the feed rows, the scope and the
-    changed orders: the digest needs no query of its own."""
+    """The device check (which also reads where the feed stands and the reference versions),
+    the feed rows, the scope and the changed orders: the digest needs no query of its own."""
     team = factory.team()
     order = factory.order(team=team)
     device = tablet(team=team)
@@ -156,4 +156,34 @@ def test_a_delta_that_changes_the_digest_costs_four_queries_and_authentication(
 
     assert [c["id"] for c in page["changes"]] == [str(order.id)]
     assert device.last_page["scope_digest"] == device.digest()
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 5
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 4
+
+
+def test_an_empty_delta_pull_is_one_query(factory, tablet, reference_data, statements):
+    team = factory.team()
+    factory.order(team=team)
+    device = tablet(team=team)
+    device.sync()
+    statements.clear()
+
+    [page] = device.sync()
+
+    assert page["changes"] == [] and page["scope_digest"] == device.digest()
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+
+
+def test_pull_called_without_the_device_check_reads_the_feed_state_itself(
+        app, factory, tablet, reference_data):
+    """The domain function needs no HTTP layer: without `state` it reads it, with the same
+    result as the endpoint."""
+    team = factory.team()
+    orders = [factory.order(team=team) for _ in range(3)]
+    device = tablet(team=team)
+    device.sync()
+    with app.app_context(), db.transaction() as session:
+        page = pull_module.pull(session, team_id=team.id, device_id=device.device.id,
+                                cursor=None, limit=500, now=dt.datetime.now(dt.UTC))
+    assert not page.has_more
+    assert page.digest == device.last_page["scope_digest"] == device.digest()
+    assert {c["id"] for c in page.changes if c["type"] == "order"} == {
+        str(order.id) for order in orders}
