@@ -8,20 +8,25 @@ XOR makes it independent of order and lets a client update it one entity at a ti
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import uuid
 from collections.abc import Iterable
 
 DIGEST_BYTES = 16
 
 
-def fingerprint(entity_type: str, entity_id: str, version: int) -> int:
+@functools.lru_cache(maxsize=32768)
+def fingerprint(entity_type: str, entity_id: str | uuid.UUID, version: int) -> int:
+    """Remembered per process: a device's digest is recomputed on every pull that changes
+    it, from the same entities at mostly the same versions."""
     raw = hashlib.sha256(f"{entity_type}:{entity_id}:{version}".encode()).digest()
     return int.from_bytes(raw[:DIGEST_BYTES], "big")
 
 
-def scope_digest(entities: Iterable[tuple[str, str, int]]) -> str:
+def scope_digest(entities: Iterable[tuple[str, str | uuid.UUID, int]]) -> str:
     """The digest of `(type, id, version)` triples; 32 zeros for an empty scope."""
     value = 0
     for entity_type, entity_id, version in entities:
-        value ^= fingerprint(entity_type, str(entity_id), version)
+        value ^= fingerprint(entity_type, entity_id, version)
     return value.to_bytes(DIGEST_BYTES, "big").hex()

@@ -444,9 +444,9 @@ def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.U
 def _digest(scope: _Scope,
             reference_versions: list[reference.ReferenceVersion]) -> tuple[str, int | None]:
     """The scope digest now, and the next moment an order of the scope ages out."""
-    entities: list[tuple[str, str, int]] = []
+    entities: list[tuple[str, str | uuid.UUID, int]] = []
     for entry in scope.entries:
-        entities.append(("order", str(entry.id), entry.version))
+        entities.append(("order", entry.id, entry.version))
         entities += [("media", media_id, version) for media_id, version in entry.media]
     entities += [("reference", row.id, row.version) for row in reference_versions]
     expiries = [_ms(e.completed_at + COMPLETED_RETENTION) for e in scope.entries
