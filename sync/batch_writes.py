@@ -79,29 +79,31 @@ def _columns_sql(columns: tuple[str, ...], prefix: str = "") -> str:
     return ", ".join(prefix + name for name in columns)
 
 
-def _insert_from_json(table: str, columns: tuple[str, ...], parameter: str) -> str:
+def insert_from_json(table: str, columns: tuple[str, ...], parameter: str) -> str:
+    """PostgreSQL `INSERT` of rows given as a JSON array in bind parameter `parameter`."""
     return (f"INSERT INTO {table} ({_columns_sql(columns)}) SELECT {_columns_sql(columns)} "
             f"FROM jsonb_populate_recordset(NULL::{table}, CAST(:{parameter} AS jsonb))")
 
 
-def _update_from_json(table: str, columns: tuple[str, ...], parameter: str) -> str:
-    """`UPDATE table` from rows given as a JSON array, matched on `id` (`ANY` lets the planner
-    find them by primary key rather than join the recordset to the whole table)."""
+def update_from_json(table: str, columns: tuple[str, ...], parameter: str) -> str:
+    """PostgreSQL `UPDATE` from rows given as a JSON array, matched on `id` (the ids also come
+    as `<parameter>_ids`: `ANY` lets the planner find them by primary key rather than join the
+    recordset to the whole table)."""
     return (f"UPDATE {table} AS t SET ({_columns_sql(columns)}) = ({_columns_sql(columns, 'r.')}) "
             f"FROM jsonb_populate_recordset(NULL::{table}, CAST(:{parameter} AS jsonb)) AS r "
             f"WHERE t.id = r.id AND t.id = ANY(:{parameter}_ids)")
 
 
-_CLAIM_PG = text(f"""{_insert_from_json(_PROCESSED.name, _CLAIM_COLUMNS, "rows")}
+_CLAIM_PG = text(f"""{insert_from_json(_PROCESSED.name, _CLAIM_COLUMNS, "rows")}
 ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id""")
 _CLAIM_SQLITE = (sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["id"])
                  .returning(_PROCESSED.c.id))
 
 #: PostgreSQL: the batch's audit events, outcomes and order rows in one round trip.
 _WRITE_PG = text(f"""
-WITH audit AS ({_insert_from_json(_AUDIT.name, _AUDIT_COLUMNS, "audit")}),
-processed AS ({_update_from_json(_PROCESSED.name, _OUTCOME_COLUMNS, "processed")})
-{_update_from_json(_ORDERS.name, WRITTEN_COLUMNS, "orders")}
+WITH audit AS ({insert_from_json(_AUDIT.name, _AUDIT_COLUMNS, "audit")}),
+processed AS ({update_from_json(_PROCESSED.name, _OUTCOME_COLUMNS, "processed")})
+{update_from_json(_ORDERS.name, WRITTEN_COLUMNS, "orders")}
 """)
 
 #: SQLite: one executemany per table.

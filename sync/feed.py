@@ -100,7 +100,7 @@ def _entry(change: PendingChange) -> dict[str, object]:
 
 #: PostgreSQL takes the positions and writes the entries in one round trip (the entries travel
 #: as one JSON array), since this runs in every write transaction.
-_PUBLISH_PG = text("""
+PUBLISH_FEED_PG = text("""
 WITH taken AS (
     UPDATE feed_state SET last_pos = last_pos + :count WHERE id = 1 RETURNING last_pos
 )
@@ -116,7 +116,7 @@ FROM taken, jsonb_to_recordset(CAST(:entries AS jsonb)) AS entry(
 def _publish_in_one_statement(session: Session, changes: list[PendingChange]) -> None:
     entries = [{"number": number, **_entry(change)}
                for number, change in enumerate(changes, start=1)]  # orjson writes UUIDs
-    session.execute(_PUBLISH_PG, {"count": len(changes), "at": utcnow(),
+    session.execute(PUBLISH_FEED_PG, {"count": len(changes), "at": utcnow(),
                                   "entries": json_columns.dumps(entries)})
 
 

@@ -20,20 +20,25 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     case,
     insert,
     or_,
     select,
+    text,
     update,
 )
 
 from bench.sync_bench.device import rfc3339, scope_digest
+from server import json_columns
 from server.db import make_engine
 from server.domain.scope import scope_condition
 from server.models.audit import AuditEvent
 from server.models.base import UTCDateTime, utcnow
 from server.models.feed import ChangeLog, FeedState
 from server.models.orders import PRIORITY_RANK, Order
+from sync.batch_writes import insert_from_json, update_from_json
+from sync.feed import PUBLISH_FEED_PG
 
 orders = Order.__table__
 MUTATION_LOG = Table(
@@ -129,11 +134,24 @@ def _field_update(kind: str, now: dt.datetime) -> dict[str, Any]:
             "completed_at": now, "status": "completed"}
 
 
+#: What the floor's push changes in an order, and the statement that writes a batch on
+#: PostgreSQL the way the server does (rows as JSON arrays, one round trip).
+FLOOR_ORDER_COLUMNS = ("arrival", "cause", "eta", "completion", "arrived_at", "completed_at",
+                       "status", "version", "updated_at", "audit_seq", "audit_head")
+FLOOR_AUDIT_COLUMNS = ("order_id", "seq", "at", "source", "action", "changes", "mutation_id",
+                       "prev_hash", "hash", "actor_device_id")
+_WRITE_PG = text(f"""
+WITH audit AS ({insert_from_json("audit_events", FLOOR_AUDIT_COLUMNS, "audit")}),
+logged AS ({insert_from_json(MUTATION_LOG.name, tuple(MUTATION_LOG.c.keys()), "logged")})
+{update_from_json("orders", FLOOR_ORDER_COLUMNS, "orders")}
+""")
+
+
 def push_batch(engine: Engine, device_id: str, order_ids: list[str], kinds: list[str]) -> None:
     """C (and the push half of D), written the way the server writes a batch: lock the batch's
-    orders with one query, merge each mutation in memory with its chained audit event, then one
-    statement per table (orders, audit events, mutation log), feed positions under the feed
-    lock and one commit."""
+    orders with one query, merge each mutation in memory with its chained audit event, then the
+    orders, audit events and mutation log in one statement (one per table on SQLite), feed
+    positions under the feed lock and one commit."""
     now = utcnow()
     with _begin_write(engine) as conn, conn.begin():
         ids = sorted({uuid.UUID(order_id) for order_id in order_ids})
@@ -155,27 +173,47 @@ def push_batch(engine: Engine, device_id: str, order_ids: list[str], kinds: list
                            "hash": chained, "actor_device_id": uuid.UUID(device_id)})
             row.update(values, version=row["version"] + 1, updated_at=now,
                        audit_seq=row["audit_seq"] + 1, audit_head=chained)
-            changed.setdefault(oid, set()).update(values)
+            changed[oid] = {"id": oid, **{name: row[name] for name in FLOOR_ORDER_COLUMNS}}
             logged.append({"id": str(uuid.uuid4()), "device_id": device_id, "order_id": order_id,
                            "payload": {"type": kind, "data": document["changes"]},
                            "result": {"status": "applied", "order_version": row["version"]},
                            "at": now})
-        for oid, columns in changed.items():
-            names = sorted(columns | {"version", "updated_at", "audit_seq", "audit_head"})
-            conn.execute(update(orders).where(orders.c.id == oid).values(
-                {name: state[oid][name] for name in names}))
-        conn.execute(insert(AuditEvent.__table__), events)
-        conn.execute(insert(MUTATION_LOG), logged)
-        last = conn.execute(update(FeedState).where(FeedState.id == 1)
-                            .values(last_pos=FeedState.last_pos + len(changed))
-                            .returning(FeedState.last_pos)).scalar_one()
-        first = last - len(changed) + 1
-        conn.execute(insert(ChangeLog.__table__), [
-            {"pos": first + n, "entity_type": "order", "entity_id": str(oid), "order_id": oid,
-             "team_id": state[oid]["team_id"], "prev_team_id": state[oid]["team_id"],
-             "version": state[oid]["version"], "at": now}
-            for n, oid in enumerate(changed)])
+        _write(conn, list(changed.values()), events, logged)
+        _publish(conn, [state[oid] for oid in changed], now)
     orjson.dumps({"results": [{"id": str(uuid.uuid4()), "status": "applied"}] * len(kinds)})
+
+
+def _write(conn, changed: list[dict], events: list[dict], logged: list[dict]) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(_WRITE_PG, {
+            "audit": json_columns.dumps_rows(events), "logged": json_columns.dumps_rows(logged),
+            "orders": json_columns.dumps_rows(changed),
+            "orders_ids": [row["id"] for row in changed]})
+        return
+    conn.execute(update(orders).where(orders.c.id == bindparam("row_id")).values(
+        {name: bindparam(name) for name in FLOOR_ORDER_COLUMNS}),
+        [{**row, "row_id": row["id"]} for row in changed])
+    conn.execute(insert(AuditEvent.__table__), events)
+    conn.execute(insert(MUTATION_LOG), logged)
+
+
+def _publish(conn, rows: list[dict], now: dt.datetime) -> None:
+    """Feed positions and entries: one statement on PostgreSQL, as the server publishes."""
+    entries = [{"entity_type": "order", "entity_id": str(row["id"]), "order_id": row["id"],
+                "team_id": row["team_id"], "prev_team_id": row["team_id"],
+                "version": row["version"]} for row in rows]
+    if conn.dialect.name == "postgresql":
+        conn.execute(PUBLISH_FEED_PG, {"count": len(entries), "at": now, "entries":
+                                       json_columns.dumps_rows(
+                                           [{"number": n, **entry}
+                                            for n, entry in enumerate(entries, start=1)])})
+        return
+    last = conn.execute(update(FeedState).where(FeedState.id == 1)
+                        .values(last_pos=FeedState.last_pos + len(entries))
+                        .returning(FeedState.last_pos)).scalar_one()
+    first = last - len(entries) + 1
+    conn.execute(insert(ChangeLog.__table__),
+                 [{**entry, "pos": first + n, "at": now} for n, entry in enumerate(entries)])
 
 
 @dataclass(frozen=True)
