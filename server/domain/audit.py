@@ -42,9 +42,19 @@ _PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
 def jsonable(value: Any) -> Any:
-    """Turn datetimes and UUIDs into their API strings, recursively, for JSON columns."""
-    if type(value) in _PLAIN:  # most values, on every audit event: answered first
+    """Turn datetimes and UUIDs into their API strings, recursively, for JSON columns.
+
+    Every audit event goes through it, with lists (an order's notes) that grow with the order:
+    plain values, the most common, are answered first and not recursed into.
+    """
+    kind = type(value)
+    if kind in _PLAIN:
         return value
+    if kind is dict:
+        return {key if type(key) is str else str(key):
+                item if type(item) in _PLAIN else jsonable(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _PLAIN else jsonable(item) for item in value]
     if isinstance(value, dt.datetime):
         return to_rfc3339(value)
     if isinstance(value, uuid.UUID):
