@@ -150,18 +150,23 @@ def _authorize_staff(roles: tuple[str, ...]) -> Principal:
     return principal
 
 
-def require_roles(*roles: str) -> Callable:
-    """Staff endpoint: an access token whose user has one of `roles` (403 otherwise)."""
+def _authenticated_by(authenticate: Callable[[], Principal]) -> Callable:
+    """View decorator: `authenticate()` gives the request's principal (or raises 401/403)."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            g.principal = _authorize_staff(roles)
+            g.principal = authenticate()
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def require_roles(*roles: str) -> Callable:
+    """Staff endpoint: an access token whose user has one of `roles` (403 otherwise)."""
+    return _authenticated_by(lambda: _authorize_staff(roles))
 
 
 def require_device(view: Callable | None = None, *, also_read: Sequence[Any] = ()) -> Callable:
@@ -169,37 +174,21 @@ def require_device(view: Callable | None = None, *, also_read: Sequence[Any] = (
 
     `also_read`: columns the view needs, read with the device check (`Principal.also_read`).
     """
-
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            g.principal = authenticate_device(also_read)
-            return view(*args, **kwargs)
-
-        return wrapper
-
+    decorator = _authenticated_by(lambda: authenticate_device(also_read))
     return decorator if view is None else decorator(view)
 
 
 def require_staff_or_device(*roles: str) -> Callable:
     """Endpoints both staff (with one of `roles`) and crew devices may call, such as media."""
 
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            token = _bearer_token()
-            typ = verified_tokens().typ_of(token)
-            if typ is None:
-                try:
-                    typ = tokens.jwt.decode(token, options={"verify_signature": False}).get("typ")
-                except tokens.jwt.InvalidTokenError as error:
-                    raise Unauthorized("The token is malformed.") from error
-            if typ == "device":
-                g.principal = authenticate_device()
-            else:
-                g.principal = _authorize_staff(roles)
-            return view(*args, **kwargs)
+    def authenticate() -> Principal:
+        token = _bearer_token()
+        typ = verified_tokens().typ_of(token)
+        if typ is None:
+            try:
+                typ = tokens.jwt.decode(token, options={"verify_signature": False}).get("typ")
+            except tokens.jwt.InvalidTokenError as error:
+                raise Unauthorized("The token is malformed.") from error
+        return authenticate_device() if typ == "device" else _authorize_staff(roles)
 
-        return wrapper
-
-    return decorator
+    return _authenticated_by(authenticate)
