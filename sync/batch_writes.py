@@ -115,7 +115,7 @@ _UPDATE_OUTCOME = (update(_PROCESSED).where(_PROCESSED.c.id == bindparam("row_id
 
 @dataclass
 class BatchRows:
-    """What a batch (or, on the guarded path, one mutation) writes, sent by `write`."""
+    """What a batch writes, sent once by `write` at its end."""
 
     audit: list[dict[str, Any]] = field(default_factory=list)
     #: The outcomes of the mutation ids claimed (`claim_mutation_ids`).
@@ -124,7 +124,7 @@ class BatchRows:
     orders: dict[uuid.UUID, LockedOrder] = field(default_factory=dict)
 
     def write(self, session: Session) -> None:
-        """Send the rows collected so far, then start empty."""
+        """Send the rows collected."""
         if not (self.audit or self.processed or self.orders):
             return
         orders = [{name: getattr(order, name) for name in READ_COLUMNS}
@@ -138,7 +138,6 @@ class BatchRows:
         else:
             self._write_each_table(session, orders)
         _expire_cached(session, self.orders)
-        self.audit, self.processed, self.orders = [], [], {}
 
     def _write_each_table(self, session: Session, orders: list[dict[str, Any]]) -> None:
         if self.audit:

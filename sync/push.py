@@ -88,7 +88,7 @@ class PushContext:
     earlier: dict[uuid.UUID, Any] = field(default_factory=dict)
     #: What the batch writes, sent at its end.
     rows: BatchRows = field(default_factory=BatchRows)
-    #: Orders this transaction holds locked, so later mutations of the batch skip the query.
+    #: The batch's orders, locked and read once for all its mutations.
     locked: dict[uuid.UUID, LockedOrder] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -376,18 +376,18 @@ def _report_location(session: Session, context: PushContext, mutation: dict[str,
     return Outcome("merged", detail="A newer location of this device is already stored.")
 
 
-def _lock_order(session: Session, context: PushContext, order_id: uuid.UUID) -> LockedOrder:
-    """The order, locked until commit; read once per batch while the lock is held."""
-    if order_id not in context.locked:
-        context.locked.update(lock_orders(session, [order_id]))
-    if order_id not in context.locked:
+def _locked_order(context: PushContext, order_id: uuid.UUID) -> LockedOrder:
+    """The order, as the batch's lock read it (every valid mutation's order is locked up
+    front, so one missing here does not exist)."""
+    order = context.locked.get(order_id)
+    if order is None:
         raise Rejected("order_not_found", "No such order.")
-    return context.locked[order_id]
+    return order
 
 
 def _merge_into_order(session: Session, context: PushContext, mutation: dict[str, Any],
                       raw: dict[str, Any], stamp: str, bounded: bool) -> Outcome:
-    order = _lock_order(session, context, mutation["order_id"])
+    order = _locked_order(context, mutation["order_id"])
     if not ever_assigned_to(session, order, context.team_id):
         raise Rejected("not_in_scope", "This order was never assigned to this device's team.")
     foreign = foreign_work_kind(order, context.team_id)
