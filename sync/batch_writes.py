@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import Uuid, bindparam, column, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from server import json_columns
 from server.models.audit import AuditEvent
 from server.models.orders import Order
 from server.models.sync import ProcessedMutation
+from sync import feed
 
 #: What a push reads of an order, and what it may change (the merge, the version and the
 #: audit chain head).
@@ -54,20 +55,32 @@ class LockedOrder(SimpleNamespace):
     """
 
 
-def lock_orders(session: Session, order_ids: list[uuid.UUID]) -> dict[uuid.UUID, LockedOrder]:
-    """Lock and read these orders (those that exist), in id order."""
-    session.flush()  # an ORM change pending in this session must reach its row first
-    return {row.id: LockedOrder(**row._mapping)
-            for row in session.execute(LOCK_ORDERS, {"ids": order_ids})}
-
-
-def claim_mutation_ids(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
-    """Insert these placeholder outcomes (in id order) where the id is free; the ids inserted.
+def lock_and_claim(session: Session, order_ids: list[uuid.UUID], claims: list[dict[str, Any]]
+                   ) -> tuple[dict[uuid.UUID, LockedOrder], set[uuid.UUID]]:
+    """Lock and read these orders (those that exist, in id order), then insert these
+    placeholder outcomes (in id order) where the mutation id is free: the orders locked, and
+    the ids inserted. On PostgreSQL both in one round trip.
 
     A request inserting an id another uncommitted transaction holds waits for it, then finds
     the id taken: two requests never both apply a mutation, and no unique violation (which
     would abort a PostgreSQL transaction) can happen. `BatchRows.write` fills in the outcomes.
     """
+    session.flush()  # an ORM change pending in this session must reach its row first
+    if session.get_bind().dialect.name == "postgresql" and order_ids and claims:
+        locked, claimed = {}, set()
+        for row in session.execute(_LOCK_AND_CLAIM_PG, {
+                "ids": order_ids, "rows": json_columns.dumps_rows(claims)}):
+            if row.claimed_id is not None:
+                claimed.add(row.claimed_id)
+            else:
+                locked[row.id] = LockedOrder(**dict(zip(READ_COLUMNS, row, strict=False)))
+        return locked, claimed
+    locked = {row.id: LockedOrder(**row._mapping)
+              for row in session.execute(LOCK_ORDERS, {"ids": order_ids})} if order_ids else {}
+    return locked, _claim(session, claims) if claims else set()
+
+
+def _claim(session: Session, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
     if session.get_bind().dialect.name == "postgresql":
         result = session.execute(_CLAIM_PG, {"rows": json_columns.dumps_rows(rows)})
     else:
@@ -96,15 +109,35 @@ def update_from_json(table: str, columns: tuple[str, ...], parameter: str) -> st
 
 _CLAIM_PG = text(f"""{insert_from_json(_PROCESSED.name, _CLAIM_COLUMNS, "rows")}
 ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id""")
+#: PostgreSQL: the lock, then the claim, in one statement. The claim's `WHERE` reads the locked
+#: rows first (an InitPlan runs before the insert's first row), so the locks are always taken
+#: before the claim, as two statements would take them: a retry racing its first attempt waits
+#: on the orders, never holds an id the first attempt then waits for.
+_READ_SQL = _columns_sql(READ_COLUMNS)
+_LOCK_AND_CLAIM_PG = text(f"""
+WITH locked AS MATERIALIZED (
+    SELECT {_READ_SQL} FROM {_ORDERS.name} WHERE id = ANY(:ids) ORDER BY id FOR UPDATE
+), claimed AS (
+    {insert_from_json(_PROCESSED.name, _CLAIM_COLUMNS, "rows")}
+    WHERE (SELECT count(*) FROM locked) >= 0
+    ORDER BY id ON CONFLICT (id) DO NOTHING RETURNING id
+)
+SELECT {_READ_SQL}, NULL AS claimed_id FROM locked
+UNION ALL SELECT {", ".join("NULL" for _ in READ_COLUMNS)}, id FROM claimed
+""").columns(*(_ORDERS.c[name] for name in READ_COLUMNS), column("claimed_id", Uuid))
 _CLAIM_SQLITE = (sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["id"])
                  .returning(_PROCESSED.c.id))
 
-#: PostgreSQL: the batch's audit events, outcomes and order rows in one round trip.
-_WRITE_PG = text(f"""
+#: PostgreSQL: the batch's audit events, outcomes and order rows in one round trip ...
+_WRITES_PG = f"""
 WITH audit AS ({insert_from_json(_AUDIT.name, _AUDIT_COLUMNS, "audit")}),
-processed AS ({update_from_json(_PROCESSED.name, _OUTCOME_COLUMNS, "processed")})
-{update_from_json(_ORDERS.name, WRITTEN_COLUMNS, "orders")}
-""")
+processed AS ({update_from_json(_PROCESSED.name, _OUTCOME_COLUMNS, "processed")})"""
+_WRITE_PG = text(f"{_WRITES_PG} {update_from_json(_ORDERS.name, WRITTEN_COLUMNS, 'orders')}")
+#: ... and, when the batch changed something, its change-feed entries too (`sync.feed`: the
+#: feed's row lock, taken here rather than just before commit, is held a statement longer).
+_WRITE_AND_PUBLISH_PG = text(f"""{_WRITES_PG},
+written AS ({update_from_json(_ORDERS.name, WRITTEN_COLUMNS, "orders")}),
+{feed.TAKE_POSITIONS_PG} {feed.INSERT_ENTRIES_PG}""")
 
 #: SQLite: one executemany per table.
 _UPDATE_ORDER = (update(_ORDERS).where(_ORDERS.c.id == bindparam("row_id"))
@@ -130,11 +163,17 @@ class BatchRows:
         orders = [{name: getattr(order, name) for name in READ_COLUMNS}
                   for order in self.orders.values()]
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(_WRITE_PG, {
+            parameters = {
                 "audit": json_columns.dumps_rows(self.audit),
                 "processed": json_columns.dumps_rows(self.processed),
                 "processed_ids": [row["id"] for row in self.processed],
-                "orders": json_columns.dumps_rows(orders), "orders_ids": list(self.orders)})
+                "orders": json_columns.dumps_rows(orders), "orders_ids": list(self.orders)}
+            changes = [] if session.in_nested_transaction() else feed.take_pending(session)
+            if changes:
+                session.execute(_WRITE_AND_PUBLISH_PG,
+                                parameters | feed.publish_parameters(changes))
+            else:
+                session.execute(_WRITE_PG, parameters)
         else:
             self._write_each_table(session, orders)
         _expire_cached(session, self.orders)

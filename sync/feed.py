@@ -4,8 +4,9 @@ A sequence number taken mid-transaction is not a commit order: two transactions 
 and 11 and commit 11 first, and a reader that moved past 11 would lose 10 forever. Instead,
 changes are collected in the session and written by `publish_pending`, which runs just before
 commit and takes the positions with `UPDATE feed_state ... RETURNING`, a row lock held until
-commit. The next transaction waits on that lock, so positions are committed in order and a
-reader never sees a position before every lower one is committed (SQLite has one writer).
+commit (a push on PostgreSQL takes them with its batch write, its last statement). The next
+transaction waits on that lock, so positions are committed in order and a reader never sees a
+position before every lower one is committed (SQLite has one writer).
 """
 
 from __future__ import annotations
@@ -70,12 +71,11 @@ def publish_pending(session: Session) -> None:
         # SQLAlchemy fires before_commit when a SAVEPOINT is released too; taking the feed
         # lock there would hold it (and serialise every writer) until the real commit.
         return
-    pending: dict[tuple[str, str], PendingChange] = session.info.pop(_PENDING, {})
-    if not pending:
+    changes = take_pending(session)
+    if not changes:
         return
-    changes = list(pending.values())
     if session.get_bind().dialect.name == "postgresql":
-        _publish_in_one_statement(session, changes)
+        session.execute(PUBLISH_FEED_PG, publish_parameters(changes))
         return
     last = session.execute(
         update(FeedState)
@@ -92,6 +92,11 @@ def publish_pending(session: Session) -> None:
     )
 
 
+def take_pending(session: Session) -> list[PendingChange]:
+    """The changes noted so far, which the caller then publishes (no longer pending)."""
+    return list(session.info.pop(_PENDING, {}).values())
+
+
 def _entry(change: PendingChange) -> dict[str, object]:
     return {"entity_type": change.entity_type, "entity_id": change.entity_id,
             "order_id": change.order_id, "team_id": change.team_id,
@@ -99,25 +104,28 @@ def _entry(change: PendingChange) -> dict[str, object]:
 
 
 #: PostgreSQL takes the positions and writes the entries in one round trip (the entries travel
-#: as one JSON array), since this runs in every write transaction.
-PUBLISH_FEED_PG = text("""
-WITH taken AS (
-    UPDATE feed_state SET last_pos = last_pos + :count WHERE id = 1 RETURNING last_pos
-)
+#: as one JSON array), since this runs in every write transaction. The two parts are kept
+#: apart so that a push can append them to its own write statement (`sync.batch_writes`).
+TAKE_POSITIONS_PG = """taken AS (
+    UPDATE feed_state SET last_pos = last_pos + :feed_count WHERE id = 1 RETURNING last_pos
+)"""
+INSERT_ENTRIES_PG = """
 INSERT INTO change_log (pos, entity_type, entity_id, order_id, team_id, prev_team_id, version, at)
-SELECT taken.last_pos - :count + entry.number, entry.entity_type, entry.entity_id,
-       entry.order_id, entry.team_id, entry.prev_team_id, entry.version, :at
-FROM taken, jsonb_to_recordset(CAST(:entries AS jsonb)) AS entry(
+SELECT taken.last_pos - :feed_count + entry.number, entry.entity_type, entry.entity_id,
+       entry.order_id, entry.team_id, entry.prev_team_id, entry.version, :feed_at
+FROM taken, jsonb_to_recordset(CAST(:feed_entries AS jsonb)) AS entry(
     number bigint, entity_type text, entity_id text, order_id uuid, team_id uuid,
     prev_team_id uuid, version integer)
-""")
+"""
+PUBLISH_FEED_PG = text(f"WITH {TAKE_POSITIONS_PG} {INSERT_ENTRIES_PG}")
 
 
-def _publish_in_one_statement(session: Session, changes: list[PendingChange]) -> None:
+def publish_parameters(changes: list[PendingChange]) -> dict[str, object]:
+    """The bind parameters of `PUBLISH_FEED_PG` (and of its parts) for these changes."""
     entries = [{"number": number, **_entry(change)}
                for number, change in enumerate(changes, start=1)]  # orjson writes UUIDs
-    session.execute(PUBLISH_FEED_PG, {"count": len(changes), "at": utcnow(),
-                                  "entries": json_columns.dumps(entries)})
+    return {"feed_count": len(changes), "feed_at": utcnow(),
+            "feed_entries": json_columns.dumps(entries)}
 
 
 def _open_savepoint(session: Session, transaction: SessionTransaction) -> None:

@@ -17,10 +17,11 @@ completion turned seven days old since then are removed as `expired`.
 
 Every query is a Core statement built once (bind parameters, no ORM objects: a pull only
 reads), and none runs for an empty list. One scope query serves the page order, the digest
-(with the versions of the scope's media) and the expiry check, and the first query (where the
-feed stands) also brings the reference lists' versions; so an empty delta pull costs one
-query, a delta that changes the digest three plus one per kind of entity it carries, and a full
-snapshot of a crew's orders four (five when they have media).
+(with the versions of the scope's media) and the expiry check; a delta on PostgreSQL that only
+needs the digest has it summed up in one row instead (`sync.digest_query`). The first query
+(where the feed stands) also brings the reference lists' versions; so an empty delta pull costs
+one query, a delta that changes the digest three plus one per kind of entity it carries, and a
+full snapshot of a crew's orders four (five when they have media).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from server.models.feed import ChangeLog, FeedState
 from server.models.media import Media
 from server.models.orders import PRIORITY_RANK, Order
 from server.models.people import Device
-from sync import reference
+from sync import digest_query, reference
 from sync.cursor import Cursor
 from sync.digest import scope_digest
 from sync.media_source import MediaEntity, as_uuids, media_source
@@ -51,7 +52,7 @@ NO_DEADLINE_MS = 10**15
 
 _orders = Order.__table__.c
 _feed = ChangeLog.__table__.c
-_media = Media.__table__.c
+_media_rows = Media.__table__.c
 _feed_state = FeedState.__table__.c
 _devices = Device.__table__.c
 
@@ -77,8 +78,8 @@ _IN_SCOPE = and_(
 #: the expiry check) ...
 _SCOPE = (
     select(_orders.id, _orders.version, _orders.status, _orders.completed_at,
-           _media.id.label("media_id"), _media.version.label("media_version"))
-    .select_from(Order.__table__.outerjoin(Media.__table__, _media.order_id == _orders.id))
+           _media_rows.id.label("media_id"), _media_rows.version.label("media_version"))
+    .select_from(Order.__table__.outerjoin(Media.__table__, _media_rows.order_id == _orders.id))
     .where(_IN_SCOPE)
 )
 #: ... and what a snapshot sorts it by.
@@ -90,6 +91,9 @@ _SCOPE_SORTED = _SCOPE.add_columns(_orders.priority, _orders.sla_arrive_by,
 _ORDER_COLUMNS = [_orders[name] for name in dict.fromkeys((*DOCUMENT_COLUMNS, "completed_at"))]
 _ORDER_ROWS = select(*_ORDER_COLUMNS).where(_orders.id.in_(bindparam("ids", expanding=True)))
 _SCOPE_ORDER_ROWS = select(*_ORDER_COLUMNS).where(_IN_SCOPE)
+
+#: The digest of the scope's orders and media, computed by PostgreSQL.
+SCOPE_DIGEST_PG = digest_query.build_statement(_IN_SCOPE)
 
 #: Feed rows of a team: its orders (also those that left it) and the reference lists.
 _TEAM_ROWS = or_(
@@ -261,11 +265,13 @@ def _load_scope_orders(session: Session, team_id: uuid.UUID,
 
 
 def _media(session: Session, order_ids: list[uuid.UUID], media_ids: list[uuid.UUID],
-           scope: _Scope | None) -> list[MediaEntity]:
-    """Media of these orders and these media, rendered; no query when the scope shows none."""
+           scope: _Scope | None, *, scope_has_media: bool = True) -> list[MediaEntity]:
+    """Media of these orders and these media, rendered; no query when the scope shows none
+    (`scope_has_media`: whether any order of the scope has media, when that is all we know)."""
     if not order_ids and not media_ids:
         return []
-    if scope is not None and not media_ids and not scope.has_media(order_ids):
+    if not media_ids and (not scope_has_media
+                          or scope is not None and not scope.has_media(order_ids)):
         return []
     return media_source().entities(session, order_ids=order_ids, media_ids=media_ids)
 
@@ -371,11 +377,17 @@ def _delta(
     has_more = total > len(taken)
     new_pos = taken[-1].last if has_more and taken else (since.pos if has_more else last_pos)
     expiring = not has_more and _needs_expiry(since, now)
+    summary = None
     if scope is None and not has_more and (taken or expiring):
-        # The digest changes: one scope query for it, the media and the expiry check.
-        scope = _scope(session, team_id, now,
-                       expired_since=_at(since.at_ms) if expiring else None)
-    _apply_rows(session, changes, taken, team_id, now, scope)
+        # The digest changes. PostgreSQL computes it where the rows lie, unless orders may
+        # have aged out: then one scope query for it, the media and the expiry check.
+        if expiring or session.get_bind().dialect.name != "postgresql":
+            scope = _scope(session, team_id, now,
+                           expired_since=_at(since.at_ms) if expiring else None)
+        else:
+            summary = digest_query.summarize(session, SCOPE_DIGEST_PG, team_id, now)
+    _apply_rows(session, changes, taken, team_id, now, scope,
+                scope_has_media=summary is None or summary.has_media)
 
     expired = 0
     if expiring and scope is not None:
@@ -386,7 +398,10 @@ def _delta(
 
     digest, next_expiry_ms = None, None
     if not has_more:
-        if scope is None or (not taken and not expired and since.digest is not None):
+        if summary is not None:
+            digest = scope_digest(_reference_entities(reference_versions), start=summary.value)
+            next_expiry_ms = summary.next_expiry_ms
+        elif scope is None or (not taken and not expired and since.digest is not None):
             digest, next_expiry_ms = since.digest, since.next_expiry_ms
         else:
             digest, next_expiry_ms = _digest(scope, reference_versions)
@@ -400,7 +415,7 @@ def _delta(
 
 
 def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.UUID,
-                now: dt.datetime, scope: _Scope | None) -> None:
+                now: dt.datetime, scope: _Scope | None, *, scope_has_media: bool = True) -> None:
     """Turn the newest feed row of each entity into its current state (one query per type)."""
     if not rows:
         return
@@ -414,7 +429,7 @@ def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.U
     upserted = [order_id for order_id in order_ids if order_id in in_scope_ids]
     # Media in the feed and those of the orders sent: an order entering the scope brings its
     # media along (their rows may be older than the cursor).
-    media = _media(session, upserted, media_ids, scope)
+    media = _media(session, upserted, media_ids, scope, scope_has_media=scope_has_media)
     media_by_id = {item.id: item for item in media}
     if scope is None:
         owners = _load_orders(session, sorted({uuid.UUID(item.order_id) for item in media}
@@ -441,6 +456,10 @@ def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.U
             changes.upsert_media(item)
 
 
+def _reference_entities(versions: list[reference.ReferenceVersion]) -> list[tuple[str, str, int]]:
+    return [("reference", row.id, row.version) for row in versions]
+
+
 def _digest(scope: _Scope,
             reference_versions: list[reference.ReferenceVersion]) -> tuple[str, int | None]:
     """The scope digest now, and the next moment an order of the scope ages out."""
@@ -448,7 +467,7 @@ def _digest(scope: _Scope,
     for entry in scope.entries:
         entities.append(("order", entry.id, entry.version))
         entities += [("media", media_id, version) for media_id, version in entry.media]
-    entities += [("reference", row.id, row.version) for row in reference_versions]
+    entities += _reference_entities(reference_versions)
     expiries = [_ms(e.completed_at + COMPLETED_RETENTION) for e in scope.entries
                 if e.completed_at is not None]
     return scope_digest(entities), (min(expiries) if expiries else None)

@@ -12,7 +12,8 @@ response) waits at the claim until this one commits, then finds them taken and a
 `duplicate` with the stored outcomes; so no unique violation can abort the transaction and no
 savepoint is needed. Every mutation is merged in memory, nothing is written before a mutation
 is known to apply, and the batch is written at the end (`sync/batch_writes.py`), the claimed
-outcomes with it.
+outcomes with it. On PostgreSQL the lock and the claim are one statement, and the write
+another, which also publishes the batch's change-feed entries.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from server.models.orders import Order
 from server.models.people import Device
 from server.models.sync import MutationRejection, ProcessedMutation
 from sync import hlc, merge
-from sync.batch_writes import BatchRows, LockedOrder, claim_mutation_ids, lock_orders
+from sync.batch_writes import BatchRows, LockedOrder, lock_and_claim
 from sync.review import record_conflict
 
 #: Order columns the merge sets, and those a crew sees change (a version bump).
@@ -167,8 +168,7 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
 def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> list[dict]:
     """Lock the batch's orders, claim its mutation ids (reading the outcomes of those answered
     before), apply the rest."""
-    _lock_orders(session, context, batch)
-    claimed = _claim_ids(session, context, batch)
+    claimed = _lock_and_claim(session, context, batch)
     results = [_apply_one(session, context, item).as_result(_raw_id(item.raw))
                for item in batch]
     if claimed != {row["id"] for row in context.rows.processed}:
@@ -177,23 +177,17 @@ def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> 
     return results
 
 
-def _lock_orders(session: Session, context: PushContext, batch: list[Checked]) -> None:
-    """Lock every order the batch's valid mutations name, in id order, with one query."""
+def _lock_and_claim(session: Session, context: PushContext, batch: list[Checked]
+                    ) -> set[uuid.UUID]:
+    """Lock every order the batch's valid mutations name, then claim the batch's mutation ids
+    (each in id order); read the stored outcome of those answered before."""
     order_ids = sorted({item.mutation["order_id"] for item in batch if item.mutation
                         and item.mutation.get("order_id") is not None})
-    if order_ids:
-        context.locked = lock_orders(session, order_ids)
-
-
-def _claim_ids(session: Session, context: PushContext, batch: list[Checked]) -> set[uuid.UUID]:
-    """Claim the batch's mutation ids; read the stored outcome of those answered before."""
     first: dict[uuid.UUID, Checked] = {}
     for item in batch:
         if item.id is not None:
             first.setdefault(item.id, item)
-    if not first:
-        return set()
-    claimed = claim_mutation_ids(session, [
+    context.locked, claimed = lock_and_claim(session, order_ids, [
         {"id": mutation_id, "device_id": context.device_id, "content_hash": item.digest,
          "status": "pending", "processed_at": context.now}
         for mutation_id, item in sorted(first.items())])

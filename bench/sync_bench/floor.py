@@ -37,8 +37,11 @@ from server.models.audit import AuditEvent
 from server.models.base import UTCDateTime, utcnow
 from server.models.feed import ChangeLog, FeedState
 from server.models.orders import PRIORITY_RANK, Order
+from sync import digest_query
 from sync.batch_writes import insert_from_json, update_from_json
-from sync.feed import PUBLISH_FEED_PG
+from sync.digest import DIGEST_BYTES
+from sync.feed import INSERT_ENTRIES_PG, TAKE_POSITIONS_PG
+from sync.pull import SCOPE_DIGEST_PG
 
 orders = Order.__table__
 MUTATION_LOG = Table(
@@ -82,6 +85,10 @@ def _order_json(row: Any) -> dict[str, Any]:
 
 
 def _digest(conn, team_id: uuid.UUID) -> str:
+    """The scope digest, read as the server reads it for a delta (one row on PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        summary = digest_query.summarize(conn, SCOPE_DIGEST_PG, team_id, utcnow())
+        return summary.value.to_bytes(DIGEST_BYTES, "big").hex()
     rows = conn.execute(select(orders.c.id, orders.c.version).where(scope_condition(team_id)))
     return scope_digest({("order", str(i)): v for i, v in rows})
 
@@ -142,9 +149,9 @@ FLOOR_AUDIT_COLUMNS = ("order_id", "seq", "at", "source", "action", "changes", "
                        "prev_hash", "hash", "actor_device_id")
 _WRITE_PG = text(f"""
 WITH audit AS ({insert_from_json("audit_events", FLOOR_AUDIT_COLUMNS, "audit")}),
-logged AS ({insert_from_json(MUTATION_LOG.name, tuple(MUTATION_LOG.c.keys()), "logged")})
-{update_from_json("orders", FLOOR_ORDER_COLUMNS, "orders")}
-""")
+logged AS ({insert_from_json(MUTATION_LOG.name, tuple(MUTATION_LOG.c.keys()), "logged")}),
+written AS ({update_from_json("orders", FLOOR_ORDER_COLUMNS, "orders")}),
+{TAKE_POSITIONS_PG} {INSERT_ENTRIES_PG}""")
 
 
 def push_batch(engine: Engine, device_id: str, order_ids: list[str], kinds: list[str]) -> None:
@@ -178,36 +185,33 @@ def push_batch(engine: Engine, device_id: str, order_ids: list[str], kinds: list
                            "payload": {"type": kind, "data": document["changes"]},
                            "result": {"status": "applied", "order_version": row["version"]},
                            "at": now})
-        _write(conn, list(changed.values()), events, logged)
-        _publish(conn, [state[oid] for oid in changed], now)
+        _write(conn, list(changed.values()), events, logged,
+               _feed_entries([state[oid] for oid in changed]), now)
     orjson.dumps({"results": [{"id": str(uuid.uuid4()), "status": "applied"}] * len(kinds)})
 
 
-def _write(conn, changed: list[dict], events: list[dict], logged: list[dict]) -> None:
+def _feed_entries(rows: list[dict]) -> list[dict]:
+    return [{"entity_type": "order", "entity_id": str(row["id"]), "order_id": row["id"],
+             "team_id": row["team_id"], "prev_team_id": row["team_id"],
+             "version": row["version"]} for row in rows]
+
+
+def _write(conn, changed: list[dict], events: list[dict], logged: list[dict],
+           entries: list[dict], now: dt.datetime) -> None:
+    """On PostgreSQL one statement, feed positions and entries included, as the server writes."""
     if conn.dialect.name == "postgresql":
         conn.execute(_WRITE_PG, {
             "audit": json_columns.dumps_rows(events), "logged": json_columns.dumps_rows(logged),
             "orders": json_columns.dumps_rows(changed),
-            "orders_ids": [row["id"] for row in changed]})
+            "orders_ids": [row["id"] for row in changed], "feed_count": len(entries),
+            "feed_at": now, "feed_entries": json_columns.dumps_rows(
+                [{"number": n, **entry} for n, entry in enumerate(entries, start=1)])})
         return
     conn.execute(update(orders).where(orders.c.id == bindparam("row_id")).values(
         {name: bindparam(name) for name in FLOOR_ORDER_COLUMNS}),
         [{**row, "row_id": row["id"]} for row in changed])
     conn.execute(insert(AuditEvent.__table__), events)
     conn.execute(insert(MUTATION_LOG), logged)
-
-
-def _publish(conn, rows: list[dict], now: dt.datetime) -> None:
-    """Feed positions and entries: one statement on PostgreSQL, as the server publishes."""
-    entries = [{"entity_type": "order", "entity_id": str(row["id"]), "order_id": row["id"],
-                "team_id": row["team_id"], "prev_team_id": row["team_id"],
-                "version": row["version"]} for row in rows]
-    if conn.dialect.name == "postgresql":
-        conn.execute(PUBLISH_FEED_PG, {"count": len(entries), "at": now, "entries":
-                                       json_columns.dumps_rows(
-                                           [{"number": n, **entry}
-                                            for n, entry in enumerate(entries, start=1)])})
-        return
     last = conn.execute(update(FeedState).where(FeedState.id == 1)
                         .values(last_pos=FeedState.last_pos + len(entries))
                         .returning(FeedState.last_pos)).scalar_one()

@@ -204,6 +204,27 @@ def test_completed_orders_age_out_after_seven_days_as_expired(factory, tablet, r
     assert device.digest() == device.last_page["scope_digest"]
 
 
+def test_an_order_completed_after_the_snapshot_ages_out_too(app, factory, tablet,
+                                                             reference_data):
+    """The delta that brings the completion also says when the scope next ages."""
+    team = factory.team()
+    order, other = factory.order(team=team), factory.order(team=team)
+    device = tablet(team=team)
+    device.sync()
+    week = 7 * 24 * 3_600_000
+    arrive_and_complete(device, order.id, completed_ms=now_ms() - week + 1500)
+    device.sync()
+    assert device.orders()[str(order.id)]["data"]["status"] == "completed"
+    assert device.digest() == device.last_page["scope_digest"] == expected_digest(app, team.id)
+    time.sleep(2)
+
+    changes = device.sync()[-1]["changes"]
+
+    assert changes == [{"type": "order", "op": "remove", "id": str(order.id), "reason": "expired"}]
+    assert set(device.orders()) == {str(other.id)}
+    assert device.digest() == device.last_page["scope_digest"]
+
+
 def test_the_customer_phone_is_hidden_once_the_order_is_completed(factory, tablet,
                                                                    reference_data):
     team = factory.team()

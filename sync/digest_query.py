@@ -1,0 +1,73 @@
+"""The scope digest of a delta pull that changed it, from one row that PostgreSQL assembles.
+
+The digest covers every order of the scope and its media (about a hundred rows for a crew).
+Fetching those rows through the driver and SQLAlchemy cost more than the rest of the pull, and
+hashing them in PostgreSQL (`sha256` per row) costs it more than the fetch saves. So PostgreSQL
+writes each entity as the text `sync.digest` hashes (`{type}:{id}:{version}`), joined into one
+value, and the fingerprints come from the per-process cache: one row, one string split.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Text, cast, func, literal_column, null, select, union_all
+from sqlalchemy.orm import Session
+
+from server.domain.scope import COMPLETED_RETENTION
+from server.models.media import Media
+from server.models.orders import Order
+from sync.digest import fingerprint_text
+
+#: Between two entities in the joined value (ids and versions have no comma).
+_SEPARATOR = ","
+
+
+def _entity_text(entity_type: str, entity_id, version):
+    """`{type}:{id}:{version}`, as `sync.digest.fingerprint` formats it (uuid::text is the same
+    lower-case hyphenated form as Python's `str(uuid)`)."""
+    return (literal_column(f"'{entity_type}:'", Text) + cast(entity_id, Text)
+            + literal_column("':'", Text) + cast(version, Text))
+
+
+def build_statement(in_scope):
+    """The query over the orders matching `in_scope` (a condition on `orders`, with the bind
+    parameters `team_id` and `completed_since`): every entity's text, and the first
+    completion (when the scope next ages)."""
+    orders, media = Order.__table__.c, Media.__table__.c
+    entities = union_all(
+        select(_entity_text("order", orders.id, orders.version).label("entity"),
+               orders.completed_at.label("completed_at"))
+        .where(in_scope),
+        select(_entity_text("media", media.id, media.version),
+               cast(null(), orders.completed_at.type))
+        .select_from(Media.__table__.join(Order.__table__, media.order_id == orders.id))
+        .where(in_scope),
+    ).subquery()
+    return select(func.string_agg(entities.c.entity, literal_column(f"'{_SEPARATOR}'", Text)),
+                  func.min(entities.c.completed_at))
+
+
+@dataclass(frozen=True)
+class ScopeSummary:
+    """What a delta pull needs of the whole scope: the XOR of the fingerprints of its orders
+    and media, the next moment one of its orders ages out, and whether it has media at all."""
+
+    value: int
+    next_expiry_ms: int | None
+    has_media: bool
+
+
+def summarize(session: Session, statement, team_id: uuid.UUID, now: dt.datetime) -> ScopeSummary:
+    """Run `statement` (from `build_statement`) for a team's scope at `now`."""
+    joined, first_completed = session.execute(statement, {
+        "team_id": team_id, "completed_since": now - COMPLETED_RETENTION}).one()
+    value, has_media = 0, False
+    for entity in joined.split(_SEPARATOR) if joined else ():
+        value ^= fingerprint_text(entity)
+        has_media = has_media or entity.startswith("media:")
+    next_expiry = (None if first_completed is None else
+                   int((first_completed + COMPLETED_RETENTION).timestamp() * 1000))
+    return ScopeSummary(value, next_expiry, has_media)
