@@ -46,8 +46,10 @@ def build_statement(in_scope):
         .select_from(Media.__table__.join(Order.__table__, media.order_id == orders.id))
         .where(in_scope),
     ).subquery()
-    return select(func.string_agg(entities.c.entity, literal_column(f"'{_SEPARATOR}'", Text)),
-                  func.min(entities.c.completed_at))
+    return select(
+        func.string_agg(entities.c.entity, literal_column(f"'{_SEPARATOR}'", Text))
+        .label("scope_entities"),
+        func.min(entities.c.completed_at).label("scope_first_completed"))
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,15 @@ class ScopeSummary:
 
 def summarize(session: Session, statement, team_id: uuid.UUID, now: dt.datetime) -> ScopeSummary:
     """Run `statement` (from `build_statement`) for a team's scope at `now`."""
-    joined, first_completed = session.execute(statement, {
-        "team_id": team_id, "completed_since": now - COMPLETED_RETENTION}).one()
-    value, has_media = 0, False
+    return summary_of(*session.execute(statement, {
+        "team_id": team_id, "completed_since": now - COMPLETED_RETENTION}).one())
+
+
+def summary_of(joined: str | None, first_completed: dt.datetime | None) -> ScopeSummary:
+    """The summary from the two values of `build_statement`'s row."""
+    value = 0
     for entity in joined.split(_SEPARATOR) if joined else ():
         value ^= fingerprint_text(entity)
-        has_media = has_media or entity.startswith("media:")
     next_expiry = (None if first_completed is None else
                    int((first_completed + COMPLETED_RETENTION).timestamp() * 1000))
-    return ScopeSummary(value, next_expiry, has_media)
+    return ScopeSummary(value, next_expiry, bool(joined) and "media:" in joined)

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, case, cast, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from schemas.orders import DOCUMENT_COLUMNS, crew_view
@@ -112,6 +112,21 @@ _DELTA = (
     .order_by(_last)
     .limit(bindparam("limit"))
 )
+
+#: PostgreSQL: `_DELTA`, each changed order's row (`_ORDER_COLUMNS`) and the scope's digest
+#: summary (`SCOPE_DIGEST_PG`), in one round trip.
+_delta_rows = _DELTA.subquery("delta")
+_scope_summary = SCOPE_DIGEST_PG.subquery("scope_summary")
+_changed_order = case((_delta_rows.c.entity_type == "order",
+                       cast(_delta_rows.c.entity_id, Order.__table__.c.id.type)))
+_DELTA_PG = (
+    select(_delta_rows, _scope_summary, *_ORDER_COLUMNS)
+    .select_from(_delta_rows.outerjoin(Order.__table__, _orders.id == _changed_order)
+                 .join(_scope_summary, true()))
+    .order_by(_delta_rows.c.last)
+)
+#: Where the order's columns begin in a `_DELTA_PG` row.
+_DELTA_PG_ORDER = len(_delta_rows.c) + len(_scope_summary.c)
 
 #: Feed rows for the team in (after, upto]: an upper bound of the entities they touch.
 _COUNT = select(func.count()).select_from(ChangeLog.__table__).where(_IN_WINDOW)
@@ -368,25 +383,22 @@ def _delta(
     reference_versions: list[reference.ReferenceVersion],
     last_sync_at: dt.datetime | None,
 ) -> PullPage:
-    rows = []
+    rows, orders, summary = [], None, None
     if last_pos > since.pos:
-        rows = session.execute(_DELTA, {"team_id": team_id, "after": since.pos,
-                                        "upto": last_pos, "limit": capacity + 1}).all()
+        rows, orders, summary = _delta_rows_of(session, team_id, since.pos, last_pos,
+                                               capacity + 1, now)
     total = rows[0].total if rows else 0
     taken = rows[:capacity]
     has_more = total > len(taken)
     new_pos = taken[-1].last if has_more and taken else (since.pos if has_more else last_pos)
     expiring = not has_more and _needs_expiry(since, now)
-    summary = None
-    if scope is None and not has_more and (taken or expiring):
-        # The digest changes. PostgreSQL computes it where the rows lie, unless orders may
-        # have aged out: then one scope query for it, the media and the expiry check.
-        if expiring or session.get_bind().dialect.name != "postgresql":
-            scope = _scope(session, team_id, now,
-                           expired_since=_at(since.at_ms) if expiring else None)
-        else:
-            summary = digest_query.summarize(session, SCOPE_DIGEST_PG, team_id, now)
-    _apply_rows(session, changes, taken, team_id, now, scope,
+    if scope is not None or has_more or expiring:
+        summary = None
+    if scope is None and not has_more and (taken or expiring) and summary is None:
+        # The digest changes: one scope query for it, the media and the expiry check.
+        scope = _scope(session, team_id, now,
+                       expired_since=_at(since.at_ms) if expiring else None)
+    _apply_rows(session, changes, taken, team_id, now, scope, orders,
                 scope_has_media=summary is None or summary.has_media)
 
     expired = 0
@@ -414,15 +426,35 @@ def _delta(
                     last_sync_at)
 
 
+def _delta_rows_of(session: Session, team_id: uuid.UUID, after: int, upto: int, limit: int,
+                   now: dt.datetime) -> tuple[list, dict[uuid.UUID, Any] | None,
+                                              digest_query.ScopeSummary | None]:
+    """`_DELTA`'s rows; on PostgreSQL also the changed orders, by id, and the scope's summary
+    (read with them in one statement: a delta that changes something needs the digest)."""
+    parameters = {"team_id": team_id, "after": after, "upto": upto, "limit": limit}
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(_DELTA, parameters).all(), None, None
+    rows = session.execute(_DELTA_PG, {
+        **parameters, "completed_since": now - COMPLETED_RETENTION}).all()
+    orders = {row[_DELTA_PG_ORDER]: _OrderRow._make(row[_DELTA_PG_ORDER:]) for row in rows
+              if row[_DELTA_PG_ORDER] is not None}
+    summary = digest_query.summary_of(rows[0].scope_entities,
+                                      rows[0].scope_first_completed) if rows else None
+    return rows, orders, summary
+
+
 def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.UUID,
-                now: dt.datetime, scope: _Scope | None, *, scope_has_media: bool = True) -> None:
-    """Turn the newest feed row of each entity into its current state (one query per type)."""
+                now: dt.datetime, scope: _Scope | None, orders: dict[uuid.UUID, Any] | None,
+                *, scope_has_media: bool = True) -> None:
+    """Turn the newest feed row of each entity into its current state (one query per type;
+    `orders`: the changed orders when they were read with the rows)."""
     if not rows:
         return
     order_ids = sorted({uuid.UUID(r.entity_id) for r in rows if r.entity_type == "order"})
     media_ids = as_uuids(r.entity_id for r in rows if r.entity_type == "media")
     reference_ids = [r.entity_id for r in rows if r.entity_type == "reference"]
-    orders = _load_orders(session, order_ids)
+    if orders is None:
+        orders = _load_orders(session, order_ids)
     in_scope_ids = (set(scope.by_id) if scope is not None else
                     {order_id for order_id, order in orders.items()
                      if in_scope(order, team_id, now)})

@@ -4,8 +4,8 @@ import datetime as dt
 
 from schemas.orders import order_document, order_schema
 from server.db import db
-from server.domain.history import lock_order
 from server.domain.audit import SYSTEM
+from server.domain.history import lock_order
 from server.domain.lifecycle import cancel_order
 from server.models import Order
 
