@@ -10,11 +10,9 @@ value, and the fingerprints come from the per-process cache: one row, one string
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import Text, cast, func, literal_column, null, select, union_all
-from sqlalchemy.orm import Session
 
 from server.domain.scope import COMPLETED_RETENTION
 from server.models.media import Media
@@ -60,12 +58,6 @@ class ScopeSummary:
     value: int
     next_expiry_ms: int | None
     has_media: bool
-
-
-def summarize(session: Session, statement, team_id: uuid.UUID, now: dt.datetime) -> ScopeSummary:
-    """Run `statement` (from `build_statement`) for a team's scope at `now`."""
-    return summary_of(*session.execute(statement, {
-        "team_id": team_id, "completed_since": now - COMPLETED_RETENTION}).one())
 
 
 def summary_of(joined: str | None, first_completed: dt.datetime | None) -> ScopeSummary:

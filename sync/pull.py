@@ -16,12 +16,13 @@ scope leave no row; the cursor carries the time of the previous pull, and orders
 completion turned seven days old since then are removed as `expired`.
 
 Every query is a Core statement built once (bind parameters, no ORM objects: a pull only
-reads), and none runs for an empty list. One scope query serves the page order, the digest
-(with the versions of the scope's media) and the expiry check; a delta on PostgreSQL that only
-needs the digest has it summed up in one row instead (`sync.digest_query`). The first query
-(where the feed stands) also brings the reference lists' versions; so an empty delta pull costs
-one query, a delta that changes the digest three plus one per kind of entity it carries, and a
-full snapshot of a crew's orders four (five when they have media).
+reads), and none runs for an empty list. The first query (where the feed stands) also brings
+the reference lists' versions, so an empty delta pull costs one query. One scope query serves a
+snapshot's page order, the digest (with the versions of the scope's media) and the expiry
+check; a delta needs only the digest, which PostgreSQL sums up in one row (`sync.digest_query`)
+read with the feed rows and the changed orders, so a delta that changes the digest costs two
+queries there (plus one per other kind of entity it carries), four on SQLite; a full snapshot
+of a crew's orders costs four (five when they have media).
 """
 
 from __future__ import annotations
@@ -114,7 +115,9 @@ _DELTA = (
 )
 
 #: PostgreSQL: `_DELTA`, each changed order's row (`_ORDER_COLUMNS`) and the scope's digest
-#: summary (`SCOPE_DIGEST_PG`), in one round trip.
+#: summary (`SCOPE_DIGEST_PG`), in one round trip. The summary is read whenever the feed has
+#: rows for the team; a delta that ends a snapshot, pages or finds orders aging out does not
+#: use it.
 _delta_rows = _DELTA.subquery("delta")
 _scope_summary = SCOPE_DIGEST_PG.subquery("scope_summary")
 _changed_order = case((_delta_rows.c.entity_type == "order",

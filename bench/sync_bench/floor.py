@@ -32,7 +32,7 @@ from sqlalchemy import (
 from bench.sync_bench.device import rfc3339, scope_digest
 from server import json_columns
 from server.db import make_engine
-from server.domain.scope import scope_condition
+from server.domain.scope import COMPLETED_RETENTION, scope_condition
 from server.models.audit import AuditEvent
 from server.models.base import UTCDateTime, utcnow
 from server.models.feed import ChangeLog, FeedState
@@ -87,7 +87,8 @@ def _order_json(row: Any) -> dict[str, Any]:
 def _digest(conn, team_id: uuid.UUID) -> str:
     """The scope digest, read as the server reads it for a delta (one row on PostgreSQL)."""
     if conn.dialect.name == "postgresql":
-        summary = digest_query.summarize(conn, SCOPE_DIGEST_PG, team_id, utcnow())
+        summary = digest_query.summary_of(*conn.execute(SCOPE_DIGEST_PG, {
+            "team_id": team_id, "completed_since": utcnow() - COMPLETED_RETENTION}).one())
         return summary.value.to_bytes(DIGEST_BYTES, "big").hex()
     rows = conn.execute(select(orders.c.id, orders.c.version).where(scope_condition(team_id)))
     return scope_digest({("order", str(i)): v for i, v in rows})
