@@ -158,11 +158,7 @@ def apply_batch(session: Session, context: PushContext, mutations: list[Any]) ->
     """
     batch = [_check(raw) for raw in mutations]
     context.skew_ms = _measure_skew(mutations, context)
-    results = _apply_all(session, context, batch)
-    if (context.stored_skew_ms or 0) != context.skew_ms:
-        session.execute(update(Device).where(Device.id == context.device_id)
-                        .values(clock_skew_ms=context.skew_ms))
-    return results
+    return _apply_all(session, context, batch)
 
 
 def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> list[dict]:
@@ -173,6 +169,11 @@ def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> 
                for item in batch]
     if claimed != {row["id"] for row in context.rows.processed}:
         raise RuntimeError("a claimed mutation id was left without an outcome")
+    if (context.stored_skew_ms or 0) != context.skew_ms:
+        # Before the write, which takes the feed lock: every writer locks orders, then the
+        # device row, then the feed, so two of them cannot deadlock.
+        session.execute(update(Device).where(Device.id == context.device_id)
+                        .values(clock_skew_ms=context.skew_ms))
     context.rows.write(session)
     return results
 
