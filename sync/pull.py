@@ -396,6 +396,8 @@ def _delta(
     new_pos = taken[-1].last if has_more and taken else (since.pos if has_more else last_pos)
     expiring = not has_more and _needs_expiry(since, now)
     if scope is not None or has_more or expiring:
+        # The summary read with the rows serves only a delta that ends this pull outside a
+        # snapshot with nothing aging out; otherwise the scope (or no digest) decides.
         summary = None
     if scope is None and not has_more and (taken or expiring) and summary is None:
         # The digest changes: one scope query for it, the media and the expiry check.
