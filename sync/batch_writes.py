@@ -168,7 +168,7 @@ class BatchRows:
                 "processed": json_columns.dumps_rows(self.processed),
                 "processed_ids": [row["id"] for row in self.processed],
                 "orders": json_columns.dumps_rows(orders), "orders_ids": list(self.orders)}
-            changes = [] if session.in_nested_transaction() else feed.take_pending(session)
+            changes = feed.take_pending(session)
             if changes:
                 session.execute(_WRITE_AND_PUBLISH_PG,
                                 parameters | feed.publish_parameters(changes))

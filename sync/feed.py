@@ -67,10 +67,6 @@ def record(
 
 def publish_pending(session: Session) -> None:
     """before_commit hook: take feed positions under the feed lock and write the entries."""
-    if session.in_nested_transaction():
-        # SQLAlchemy fires before_commit when a SAVEPOINT is released too; taking the feed
-        # lock there would hold it (and serialise every writer) until the real commit.
-        return
     changes = take_pending(session)
     if not changes:
         return
@@ -93,7 +89,14 @@ def publish_pending(session: Session) -> None:
 
 
 def take_pending(session: Session) -> list[PendingChange]:
-    """The changes noted so far, which the caller then publishes (no longer pending)."""
+    """The changes noted so far, which the caller then publishes (no longer pending); none
+    inside a savepoint.
+
+    SQLAlchemy fires before_commit when a SAVEPOINT is released too; taking the feed lock
+    there would hold it (and serialise every writer) until the real commit.
+    """
+    if session.in_nested_transaction():
+        return []
     return list(session.info.pop(_PENDING, {}).values())
 
 
