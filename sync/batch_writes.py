@@ -40,6 +40,7 @@ _AUDIT_COLUMNS = tuple(column.name for column in _AUDIT.columns if column.name !
 #: A claimed mutation id's placeholder, and what its outcome fills in.
 _CLAIM_COLUMNS = ("id", "device_id", "content_hash", "status", "processed_at")
 _OUTCOME_COLUMNS = ("order_id", "status", "code", "detail", "order_version")
+_PROCESSED_COLUMNS = tuple(column.name for column in _PROCESSED.columns)
 
 #: Locks in id order, so that two batches lock their common orders in the same order.
 LOCK_ORDERS = (select(*(_ORDERS.c[name] for name in READ_COLUMNS))
@@ -98,6 +99,17 @@ def insert_from_json(table: str, columns: tuple[str, ...], parameter: str) -> st
             f"FROM jsonb_populate_recordset(NULL::{table}, CAST(:{parameter} AS jsonb))")
 
 
+def upsert_from_json(table: str, columns: tuple[str, ...], updated: tuple[str, ...],
+                     parameter: str) -> str:
+    """PostgreSQL `INSERT ... ON CONFLICT (id) DO UPDATE` of rows given as a JSON array: rows
+    that exist get the `updated` columns. The conflict is found through the primary key
+    whatever the planner believes of the table's size, which an `UPDATE ... FROM` joined to
+    the recordset does not promise (with statistics older than the table's growth, a cached
+    plan scanned the whole table)."""
+    return (f"{insert_from_json(table, columns, parameter)} ON CONFLICT (id) DO UPDATE SET "
+            f"({_columns_sql(updated)}) = ({_columns_sql(updated, 'EXCLUDED.')})")
+
+
 def update_from_json(table: str, columns: tuple[str, ...], parameter: str) -> str:
     """PostgreSQL `UPDATE` from rows given as a JSON array, matched on `id` (the ids also come
     as `<parameter>_ids`: `ANY` lets the planner find them by primary key rather than join the
@@ -131,7 +143,8 @@ _CLAIM_SQLITE = (sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements
 #: PostgreSQL: the batch's audit events, outcomes and order rows in one round trip ...
 _WRITES_PG = f"""
 WITH audit AS ({insert_from_json(_AUDIT.name, _AUDIT_COLUMNS, "audit")}),
-processed AS ({update_from_json(_PROCESSED.name, _OUTCOME_COLUMNS, "processed")})"""
+processed AS ({upsert_from_json(_PROCESSED.name, _PROCESSED_COLUMNS, _OUTCOME_COLUMNS,
+                                "processed")})"""
 _WRITE_PG = text(f"{_WRITES_PG} {update_from_json(_ORDERS.name, WRITTEN_COLUMNS, 'orders')}")
 #: ... and, when the batch changed something, its change-feed entries too (`sync.feed`: the
 #: feed's row lock, taken here rather than just before commit, is held a statement longer).
@@ -166,7 +179,6 @@ class BatchRows:
             parameters = {
                 "audit": json_columns.dumps_rows(self.audit),
                 "processed": json_columns.dumps_rows(self.processed),
-                "processed_ids": [row["id"] for row in self.processed],
                 "orders": json_columns.dumps_rows(orders), "orders_ids": list(self.orders)}
             changes = feed.take_pending(session)
             if changes:

@@ -35,14 +35,15 @@ def build_statement(in_scope):
     parameters `team_id` and `completed_since`): every entity's text, and the first
     completion (when the scope next ages)."""
     orders, media = Order.__table__.c, Media.__table__.c
+    # The scope's orders are read once, for their own texts and to find their media.
+    scope = (select(orders.id, orders.version, orders.completed_at).where(in_scope)
+             .cte("scope_orders").prefix_with("MATERIALIZED"))
     entities = union_all(
-        select(_entity_text("order", orders.id, orders.version).label("entity"),
-               orders.completed_at.label("completed_at"))
-        .where(in_scope),
+        select(_entity_text("order", scope.c.id, scope.c.version).label("entity"),
+               scope.c.completed_at.label("completed_at")),
         select(_entity_text("media", media.id, media.version),
                cast(null(), orders.completed_at.type))
-        .select_from(Media.__table__.join(Order.__table__, media.order_id == orders.id))
-        .where(in_scope),
+        .select_from(Media.__table__.join(scope, media.order_id == scope.c.id)),
     ).subquery()
     return select(
         func.string_agg(entities.c.entity, literal_column(f"'{_SEPARATOR}'", Text))

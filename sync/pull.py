@@ -117,9 +117,11 @@ _DELTA = (
 #: PostgreSQL: `_DELTA`, each changed order's row (`_ORDER_COLUMNS`) and the scope's digest
 #: summary (`SCOPE_DIGEST_PG`), in one round trip. The summary is read whenever the feed has
 #: rows for the team; a delta that ends a snapshot, pages or finds orders aging out does not
-#: use it.
+#: use it. It is a MATERIALIZED CTE so that it runs once: as a joined subquery the planner may
+#: put it on the inner side of a nested loop and scan the whole scope once per changed entity
+#: (it did, with the statistics of a table that has not been analyzed since it filled up).
 _delta_rows = _DELTA.subquery("delta")
-_scope_summary = SCOPE_DIGEST_PG.subquery("scope_summary")
+_scope_summary = SCOPE_DIGEST_PG.cte("scope_summary").prefix_with("MATERIALIZED")
 _changed_order = case((_delta_rows.c.entity_type == "order",
                        cast(_delta_rows.c.entity_id, Order.__table__.c.id.type)))
 _DELTA_PG = (
