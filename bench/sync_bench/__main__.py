@@ -34,6 +34,8 @@ from server.models.orders import Order
 
 log = logging.getLogger("bench.sync_bench")
 PROFILES = Path(__file__).resolve().parents[1] / "profiles"
+#: Initial syncs before A's, not measured, so that every worker has served requests.
+WORKER_WARM_UP_PULLS = 10
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,10 @@ def write_floors(url: str, devices: list[Device], plan: Plan) -> dict[str, floor
 def drive(devices: list[Device], plan: Plan, server_cpu, url: str) -> dict:
     primaries = devices[: plan.crews]
     results: dict = {}
+    # Not measured: a worker's first requests compile the statements and fill its caches
+    # (50-70 ms each), which would otherwise be A's p95. Devices A does not use, if any.
+    spare = primaries[plan.a_runs :] or primaries
+    results["A warm-up"] = workloads.initial_sync(spare, WORKER_WARM_UP_PULLS, server_cpu)
     results["A"] = workloads.initial_sync(primaries, plan.a_runs, server_cpu)
     log.info("A: p50 %s p95 %s errors %d", ms(results["A"].p(50)), ms(results["A"].p(95)),
              results["A"].errors)
@@ -344,7 +350,7 @@ def compare_workers(env: dict, workdir: Path, devices: list[Device], plan: Plan,
 
 def render(kind: str, plan: Plan, options: ServerOptions, command: str, fleet: Fleet,
            results: dict, floors: dict, profile_lines: list[str]) -> str:
-    early = ("A", "B", "HTTP", "B rate", "C", "C1")
+    early = ("A warm-up", "A", "B", "HTTP", "B rate", "C", "C1")
     errors = sum(results[k].errors for k in early)
     samples = "; ".join(s for k in early for s in results[k].error_samples[:1])
     threads = f" x {options.threads} threads" if options.worker_class == "gthread" else ""
