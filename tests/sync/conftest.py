@@ -7,10 +7,12 @@ import hashlib
 import itertools
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server.db import db
 from server.models import Order
@@ -154,3 +156,36 @@ def expected_digest(app, team_id: Any) -> str:
         raw = hashlib.sha256(f"{entity_type}:{entity_id}:{version}".encode()).digest()[:16]
         value ^= int.from_bytes(raw, "big")
     return value.to_bytes(16, "big").hex()
+
+
+@contextmanager
+def captured_statements(app, marker: str) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (with their parameters) that contain `marker`, run inside the block."""
+    captured: list[tuple[str, Any]] = []
+
+    def note(_conn, _cursor, statement, parameters, *_args):
+        if marker in statement:
+            captured.append((statement, parameters))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield captured
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def plan_nodes(app, statement: str, parameters: Any, *, analyze: bool = False) -> list[dict]:
+    """Every node of PostgreSQL's plan of `statement` (`EXPLAIN ... FORMAT JSON`, with
+    `ANALYZE`: run in a transaction rolled back), depth first."""
+    options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
+    with app.app_context(), db.engine.connect() as conn:
+        [[plan]] = conn.exec_driver_sql(f"EXPLAIN ({options}) {statement}", parameters).one()
+        conn.rollback()
+    nodes, pending = [], [plan["Plan"]]
+    while pending:
+        node = pending.pop()
+        nodes.append(node)
+        pending.extend(node.get("Plans", ()))
+    return nodes

@@ -14,7 +14,13 @@ from server.db import db
 from server.domain.scope import scope_condition
 from server.models import Order
 from sync import pull as pull_module
-from tests.sync.conftest import arrive_and_complete, expected_digest, now_ms
+from tests.sync.conftest import (
+    arrive_and_complete,
+    captured_statements,
+    expected_digest,
+    now_ms,
+    plan_nodes,
+)
 
 DAY = dt.timedelta(days=7) / 7
 
@@ -128,17 +134,14 @@ def test_authentication_reads_from_the_snapshot_the_pull_begins(app, factory):
 
 @pytest.fixture
 def statements(app):
-    """The SQL statements run while the test runs (transaction control not included)."""
-    run = []
-    with app.app_context():
-        engine = db.engine
+    """The SQL statements run while the test runs (transaction control not included), with
+    their parameters."""
+    with captured_statements(app, "") as captured:
+        yield captured
 
-    def note(_conn, _cursor, statement, *_args):
-        run.append(statement)
 
-    event.listen(engine, "before_cursor_execute", note)
-    yield run
-    event.remove(engine, "before_cursor_execute", note)
+def _queries(statements: list[tuple[str, object]]) -> int:
+    return len([s for s, _ in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))])
 
 
 def test_a_delta_that_changes_the_digest_costs_two_queries_on_postgresql_four_on_sqlite(
@@ -157,17 +160,9 @@ def test_a_delta_that_changes_the_digest_costs_two_queries_on_postgresql_four_on
 
     assert [c["id"] for c in page["changes"]] == [str(order.id)]
     assert device.orders()[str(order.id)]["data"]["notes"][-1]["text"] == "Meter sealed."
-    queries = len([s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))])
     with app.app_context():
-        assert queries == (4 if db.is_sqlite else 2)
+        assert _queries(statements) == (4 if db.is_sqlite else 2)
     assert device.last_page["scope_digest"] == device.digest() == expected_digest(app, team.id)
-
-
-def _rows_read_from_orders(plan: dict) -> int:
-    """Rows that the scans of `orders` in an `EXPLAIN (ANALYZE, FORMAT JSON)` plan returned."""
-    own = (plan["Actual Rows"] * plan["Actual Loops"]
-           if plan.get("Relation Name") == "orders" else 0)
-    return own + sum(_rows_read_from_orders(child) for child in plan.get("Plans", ()))
 
 
 def test_a_delta_reads_the_scope_once_however_many_orders_changed(
@@ -183,26 +178,15 @@ def test_a_delta_reads_the_scope_once_however_many_orders_changed(
     device.sync()
     device.push(*(device.mutation("add_note", order.id, {"text": "Checked."})
                   for order in orders[:4]))
-    captured = []
-
-    def note(_conn, _cursor, statement, parameters, *_args):
-        if "scope_summary" in statement:
-            captured.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with captured_statements(app, "scope_summary") as captured:
         [page] = device.sync()
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
     assert len(page["changes"]) == 4
     [(statement, parameters)] = captured
-    with app.app_context(), db.engine.connect() as conn:
-        [[plan]] = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement,
-                                        parameters).one()
-    assert _rows_read_from_orders(plan["Plan"]) == 10 + 4  # the scope, then the changed rows
+    rows_read = sum(node["Actual Rows"] * node["Actual Loops"]
+                    for node in plan_nodes(app, statement, parameters, analyze=True)
+                    if node.get("Relation Name") == "orders")
+    assert rows_read == 10 + 4  # the scope, then the changed orders
 
 
 def test_an_empty_delta_pull_is_one_query(factory, tablet, reference_data, statements):
@@ -215,7 +199,7 @@ def test_an_empty_delta_pull_is_one_query(factory, tablet, reference_data, state
     [page] = device.sync()
 
     assert page["changes"] == [] and page["scope_digest"] == device.digest()
-    assert len([s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]) == 1
+    assert _queries(statements) == 1
 
 
 def test_pull_called_without_the_device_check_reads_the_feed_state_itself(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import event
 
 from server.db import db
 from server.models import Device, Order
-from tests.sync.conftest import arrive_and_complete, iso, now_ms
+from tests.sync.conftest import arrive_and_complete, captured_statements, iso, now_ms, plan_nodes
 
 LOCATION = {"lat": 28.68, "lon": 115.86, "accuracy_m": 12}
 
@@ -303,13 +302,6 @@ def test_a_completion_stamped_before_a_reopen_does_not_complete_it_again(app, cl
     assert _order_row(app, order.id).status == "completed"
 
 
-def _scans_of(plan: dict, table: str) -> list[str]:
-    """The plan nodes that read `table` (its modifications not included)."""
-    own = ([plan["Node Type"]] if plan.get("Relation Name") == table
-           and plan["Node Type"] != "ModifyTable" else [])
-    return own + [node for child in plan.get("Plans", ()) for node in _scans_of(child, table)]
-
-
 def test_outcomes_are_stored_through_the_primary_key_whatever_the_statistics(app, factory,
                                                                             tablet):
     """The push's write finds the claimed outcome rows by their conflict on the primary key:
@@ -321,22 +313,12 @@ def test_outcomes_are_stored_through_the_primary_key_whatever_the_statistics(app
     team = factory.team()
     order = factory.order(team=team)
     device = tablet(team=team)
-    captured = []
-
-    def note(_conn, _cursor, statement, parameters, *_args):
-        if "processed_mutations" in statement and "audit_events" in statement:
-            captured.append((statement, parameters))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with captured_statements(app, "INSERT INTO audit_events") as captured:
         results = device.push(device.mutation("add_note", order.id, {"text": "Checked."}))
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
     assert [r["status"] for r in results] == ["applied"]
     [(statement, parameters)] = captured
-    with app.app_context(), db.engine.connect() as conn:
-        [[plan]] = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).one()
-    assert _scans_of(plan["Plan"], "processed_mutations") == []
+    scans = [node["Node Type"] for node in plan_nodes(app, statement, parameters)
+             if node.get("Relation Name") == "processed_mutations"
+             and node["Node Type"] != "ModifyTable"]
+    assert scans == []
