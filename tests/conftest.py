@@ -30,6 +30,11 @@ def backend() -> str:
     return os.environ.get("FIELDSYNC_TEST_DATABASE", "sqlite")
 
 
+def postgresql_only(reason: str):
+    """Mark a test of something only PostgreSQL has: it runs in the PostgreSQL leg."""
+    return pytest.mark.skipif(backend() != "postgresql", reason=reason)
+
+
 def pytest_report_header(config) -> str:
     return f"fieldsync test database: {backend()}"
 

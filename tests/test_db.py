@@ -19,7 +19,7 @@ from server import json_columns
 from server.db import db
 from server.json_provider import to_rfc3339
 from server.models import Team
-from tests.conftest import backend
+from tests.conftest import backend, postgresql_only
 
 #: The module (the `server` package exports the extension under the same name).
 db_module = importlib.import_module("server.db")
@@ -80,9 +80,6 @@ def test_a_read_request_authenticates_through_its_own_session(app):
         assert session is db.session
 
 
-postgresql_only = pytest.mark.skipif(backend() != "postgresql", reason="PostgreSQL pool")
-
-
 @contextmanager
 def _one_pooled_connection(app, database_url):
     """The app's pool reduced to the one connection requests use; yields a function that
@@ -107,7 +104,7 @@ def _one_pooled_connection(app, database_url):
         event.remove(engine, "checkout", note_pid)
 
 
-@postgresql_only
+@postgresql_only("PostgreSQL pool")
 def test_a_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
         app, client, factory, database_url, monkeypatch):
     headers = factory.staff_headers("dispatcher")
@@ -119,7 +116,7 @@ def test_a_connection_killed_while_idle_is_replaced_before_a_request_uses_it(
         assert client.get("/api/v1/orders", headers=headers).status_code == 200
 
 
-@postgresql_only
+@postgresql_only("PostgreSQL pool")
 def test_a_connection_in_use_a_moment_ago_is_not_pinged(app, client, factory, monkeypatch):
     headers = factory.staff_headers("dispatcher")
     with app.app_context():
@@ -138,7 +135,7 @@ def test_a_connection_in_use_a_moment_ago_is_not_pinged(app, client, factory, mo
     assert len(pings) == 1
 
 
-@postgresql_only
+@postgresql_only("PostgreSQL pool")
 def test_a_connection_lost_inside_the_ping_window_is_a_503_and_the_retry_succeeds(
         app, client, factory, database_url, monkeypatch):
     headers = factory.staff_headers("dispatcher")

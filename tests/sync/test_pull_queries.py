@@ -14,6 +14,7 @@ from server.db import db
 from server.domain.scope import scope_condition
 from server.models import Order
 from sync import pull as pull_module
+from tests.conftest import postgresql_only
 from tests.sync.conftest import (
     arrive_and_complete,
     captured_statements,
@@ -165,13 +166,11 @@ def test_a_delta_that_changes_the_digest_costs_two_queries_on_postgresql_four_on
     assert device.last_page["scope_digest"] == device.digest() == expected_digest(app, team.id)
 
 
+@postgresql_only("PostgreSQL's delta statement; SQLite reads the scope on its own")
 def test_a_delta_reads_the_scope_once_however_many_orders_changed(
         app, factory, tablet, reference_data):
     """The scope (for the digest) is read once per delta, not once per changed order, whatever
     plan the table's statistics lead PostgreSQL to: here they are those of an empty table."""
-    with app.app_context():
-        if db.is_sqlite:
-            pytest.skip("PostgreSQL's delta statement; SQLite reads the scope on its own")
     team = factory.team()
     orders = [factory.order(team=team) for _ in range(10)]
     device = tablet(team=team)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from server.db import db
 from server.models import Device, Order
+from tests.conftest import postgresql_only
 from tests.sync.conftest import arrive_and_complete, captured_statements, iso, now_ms, plan_nodes
 
 LOCATION = {"lat": 28.68, "lon": 115.86, "accuracy_m": 12}
@@ -302,14 +301,12 @@ def test_a_completion_stamped_before_a_reopen_does_not_complete_it_again(app, cl
     assert _order_row(app, order.id).status == "completed"
 
 
+@postgresql_only("PostgreSQL's write statement; SQLite updates each outcome by its id")
 def test_outcomes_are_stored_through_the_primary_key_whatever_the_statistics(app, factory,
                                                                             tablet):
     """The push's write finds the claimed outcome rows by their conflict on the primary key:
     no plan can scan `processed_mutations`, which grows from nothing and whose cached plans
     outlive the statistics they were made with (on a server without autovacuum, for ever)."""
-    with app.app_context():
-        if db.is_sqlite:
-            pytest.skip("PostgreSQL's write statement; SQLite updates each outcome by its id")
     team = factory.team()
     order = factory.order(team=team)
     device = tablet(team=team)
