@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import http.client
 import itertools
 import time
 import uuid
@@ -15,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from bench.sync_bench.http_wire import ConnectionClosed, WireConnection
 from bench.sync_bench.seed import SeededDevice
 
 PULL_PATH = "/api/v1/sync/pull"
@@ -102,7 +102,7 @@ class Device:
         self.seeded = seeded
         self.port = port
         self.headers = {"Authorization": f"Bearer {seeded.token}", "Accept": "application/json"}
-        self.conn: http.client.HTTPConnection | None = None
+        self.conn: WireConnection | None = None
         self.cursor: str | None = None
         self.versions: dict[tuple[str, str], int] = {}
         self.outbox: Outbox | None = None
@@ -115,17 +115,13 @@ class Device:
 
     def request(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
         """One HTTP exchange on the keep-alive connection (reopened when the server closed it)."""
-        headers = dict(self.headers)
-        if body is not None:
-            headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.conn = WireConnection(self.port, self.headers)
             try:
-                self.conn.request(method, path, body=body, headers=headers)
-                response = self.conn.getresponse()
-                payload = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
+                response = self.conn.exchange(method, path, body)
+            except (ConnectionClosed, BrokenPipeError, ConnectionResetError) as error:
+                # A kept-alive connection the server closed while idle: a GET is safe to resend.
                 self.close()
                 if attempt == 2 or method != "GET":
                     raise RequestFailed(f"{method} {path}: {error!r}") from error
@@ -133,11 +129,9 @@ class Device:
             except OSError as error:
                 self.close()
                 raise RequestFailed(f"{method} {path}: {error!r}") from error
-            if response.will_close:
-                self.close()
             if not 200 <= response.status < 300:
-                raise RequestFailed(f"{method} {path}: {response.status} {payload[:300]!r}")
-            return orjson.loads(payload)
+                raise RequestFailed(f"{method} {path}: {response.status} {response.body[:300]!r}")
+            return orjson.loads(response.body)
         raise AssertionError("unreachable")
 
     def pull_page(self, cursor: str | None, limit: int | None = None) -> dict[str, Any]:
