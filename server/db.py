@@ -93,7 +93,9 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         if mode == "IMMEDIATE":
             _begin_immediate(conn.connection.dbapi_connection)
         else:
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            # On the driver's connection: through SQLAlchemy's statement machinery this BEGIN
+            # cost an empty pull a tenth of its CPU.
+            conn.connection.dbapi_connection.execute(f"BEGIN {mode}")
 
 
 def _begin_immediate(dbapi_connection) -> None:
