@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.sync_bench.http_wire import ConnectionClosed, WireConnection
+from bench.sync_bench.http_wire import UnsupportedResponse, WireConnection
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -87,5 +87,5 @@ def test_the_socket_is_dropped_when_the_server_says_it_closes(port: int) -> None
 
 def test_a_response_without_content_length_is_refused(port: int) -> None:
     conn = WireConnection(port, {})
-    with pytest.raises(ConnectionClosed, match="without Content-Length"):
+    with pytest.raises(UnsupportedResponse, match="without Content-Length"):
         conn.exchange("GET", "/streamed")

@@ -20,6 +20,10 @@ class ConnectionClosed(OSError):
     """The server closed the connection before a whole response arrived."""
 
 
+class UnsupportedResponse(OSError):
+    """A response this client cannot delimit (no Content-Length)."""
+
+
 class Response:
     __slots__ = ("status", "body", "will_close")
 
@@ -44,7 +48,8 @@ class WireConnection:
     def exchange(self, method: str, path: str, body: bytes | None = None,
                  content_type: str = "application/json") -> Response:
         """Send one request and read its whole response; closes the socket when the server
-        said it would. Raises `ConnectionClosed` (or another `OSError`) on a broken exchange."""
+        said it would. Raises `ConnectionClosed` when the server hung up (a kept-alive socket it
+        closed while idle, say), another `OSError` for any other failure."""
         if self.sock is None:
             self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -70,7 +75,7 @@ class WireConnection:
             name, _, value = line.partition(":")
             fields[name.strip().lower()] = value.strip()
         if "content-length" not in fields:
-            raise ConnectionClosed(f"response without Content-Length: {head[0]!r}")
+            raise UnsupportedResponse(f"response without Content-Length: {head[0]!r}")
         size = int(fields["content-length"])
         body_start = end + len(HEADER_END)
         while len(buffer) - body_start < size:
