@@ -45,18 +45,16 @@ class WireConnection:
             self.sock.close()
             self.sock = None
 
-    def exchange(self, method: str, path: str, body: bytes | None = None,
-                 content_type: str = "application/json") -> Response:
-        """Send one request and read its whole response; closes the socket when the server
-        said it would. Raises `ConnectionClosed` when the server hung up (a kept-alive socket it
-        closed while idle, say), another `OSError` for any other failure."""
+    def exchange(self, method: str, path: str, body: bytes | None = None) -> Response:
+        """Send one request (a body is JSON) and read its whole response; closes the socket when
+        the server said it would. Raises `ConnectionClosed` when the server hung up (a kept-alive
+        socket it closed while idle, say), another `OSError` for any other failure."""
         if self.sock is None:
             self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         request = b"%s %s HTTP/1.1\r\n" % (method.encode(), path.encode()) + self.fixed
         if body is not None:
-            request += b"Content-Type: %s\r\nContent-Length: %d\r\n" % (content_type.encode(),
-                                                                        len(body))
+            request += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
         self.sock.sendall(request + b"\r\n" + (body or b""))
         response = self._read_response()
         if response.will_close:
