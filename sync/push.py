@@ -33,13 +33,14 @@ from sqlalchemy.orm import Session
 from media.signatures import signature_reference
 from schemas.mutation_fast_path import load_mutation
 from schemas.sync import DATA_SCHEMAS, MUTATION_SCHEMA
-from server.domain.audit import Actor, jsonable
+from server.domain.audit import Actor
 from server.domain.history import record_order_change
 from server.domain.scope import ever_assigned_to, foreign_work_kind
 from server.json_provider import to_rfc3339
 from server.models.orders import Order
 from server.models.people import Device
 from server.models.sync import MutationRejection, ProcessedMutation
+from server.plain_json import jsonable
 from sync import hlc, merge
 from sync.batch_writes import BatchRows, LockedOrder, lock_and_claim
 from sync.review import record_conflict

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from server.domain.audit import jsonable
 from server.models.orders import Order
 from server.models.sync import MergeConflict
+from server.plain_json import jsonable
 
 
 def record_conflict(

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from server.config import Settings
 from server.domain.assignment import assign_order
-from server.domain.audit import SYSTEM, jsonable
+from server.domain.audit import SYSTEM
 from server.domain.history import record_order_change
 from server.domain.suggestions import haversine_km, rank_teams
 from server.errors import NotFound, ValidationFailed
@@ -39,6 +39,7 @@ from server.models.base import utcnow
 from server.models.dispatch import AssignmentRule
 from server.models.orders import Order
 from server.models.people import Team
+from server.plain_json import jsonable
 
 
 def _skills_match(spec: dict[str, Any], order_skills: set[str]) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -23,6 +22,7 @@ from server.json_provider import to_rfc3339
 from server.models.audit import AuditEvent
 from server.models.base import utcnow_ms
 from server.models.orders import Order
+from server.plain_json import canonical_json, jsonable
 
 GENESIS_HASH = "0" * 64
 
@@ -36,34 +36,6 @@ class Actor:
 
 
 SYSTEM = Actor()
-
-
-_PLAIN = frozenset((str, int, float, bool, type(None)))
-
-
-def jsonable(value: Any) -> Any:
-    """Turn datetimes and UUIDs into their API strings, recursively, for JSON columns.
-
-    Every audit event goes through it, with lists (an order's notes) that grow with the order:
-    plain values, the most common, are answered first and not recursed into.
-    """
-    kind = type(value)
-    if kind in _PLAIN:
-        return value
-    if kind is dict:
-        return {key if type(key) is str else str(key):
-                item if type(item) in _PLAIN else jsonable(item) for key, item in value.items()}
-    if kind is list:
-        return [item if type(item) in _PLAIN else jsonable(item) for item in value]
-    if isinstance(value, dt.datetime):
-        return to_rfc3339(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    return value
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -91,10 +63,6 @@ def event_document(event: AuditEvent | SimpleNamespace) -> dict[str, Any]:
         "details": event.details,
         "prev_hash": event.prev_hash,
     }
-
-
-def canonical_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def chain_hash(prev_hash: str, document: dict[str, Any]) -> str:

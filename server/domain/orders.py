@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from server.config import Settings
 from server.domain import assignment_rules, sla
 from server.domain.assignment import assign_order
-from server.domain.audit import Actor, canonical_json, jsonable
+from server.domain.audit import Actor
 from server.domain.history import record_order_change
 from server.errors import IdempotencyKeyReused, InvalidTransition
 from server.models.base import utcnow
 from server.models.orders import IdempotencyKey, Order, OrderNumberCounter
+from server.plain_json import canonical_json, jsonable
 
 ORDER_FIELDS = (
     "source", "kind", "priority", "title", "description", "customer_name", "customer_phone",
