@@ -50,7 +50,7 @@ def resolve_conflict(session: Session, conflict_id: uuid.UUID, *, resolution: st
     before = {name: getattr(order, name) for name in MERGED_COLUMNS}
     if resolution == "accept_mutation" and conflict.kind == "second_completion":
         state = merge.state_from_field_state(order.field_state or {}, order.status,
-                                             order.needs_review)
+                                             order.needs_review, order.notes or [])
         chosen = str(conflict.mutation_id)
         if chosen not in merge.eligible_completions(state):
             raise InvalidTransition("That completion no longer counts (the order was reopened).")

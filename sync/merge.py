@@ -32,6 +32,8 @@ IMPLIED_STATUS = {"depart": "en_route", "arrive": "on_site", "complete": "comple
 #: The keys of `Order.field_state` this module owns (other modules keep theirs beside them).
 SET_KEYS = ("arrivals", "departures", "etas", "completions", "notes")
 COMPLETION_CONTENT = ("completed_at", "resolution_code", "resolution_text", "signature_media_id")
+#: What the merge needs of a note besides what the order's `notes` column shows.
+NOTE_MERGE_KEYS = ("hlc", "mutation_id")
 
 
 def empty_state(status: str = "assigned") -> State:
@@ -258,19 +260,31 @@ def apply(state: State, mutation: Mutation) -> tuple[State, Decision]:
     return new, decision
 
 
-def state_from_field_state(field_state: dict[str, Any], status: str, needs_review: bool) -> State:
-    """Build a merge state from an order's stored `field_state` and columns."""
+def state_from_field_state(field_state: dict[str, Any], status: str, needs_review: bool,
+                           notes: list[dict[str, Any]]) -> State:
+    """Build a merge state from an order's stored `field_state` and columns (`notes` is the
+    order's `notes` column, which holds what `field_state` does not keep of each note)."""
     state = empty_state(status)
     state["needs_review"] = needs_review
     for key in (*SET_KEYS, "cause", "completion_choice", "reopened_at"):
         if field_state.get(key) is not None:
             state[key] = _copy(field_state[key])
+    shown = {note["id"]: note for note in notes}
+    # Merge state written before notes were kept apart holds whole notes: they stay as stored.
+    state["notes"] = {note_id: {**shown.get(note_id, {}), **kept}
+                      for note_id, kept in state["notes"].items()}
     return state
 
 
 def field_state_from_state(field_state: dict[str, Any], state: State) -> dict[str, Any]:
-    """The order's new `field_state`: this module's keys replaced, every other key kept."""
+    """The order's new `field_state`: this module's keys replaced, every other key kept.
+
+    Of each note it keeps what the `notes` column does not show (`NOTE_MERGE_KEYS`): a note's
+    text is stored once, not twice in every order row and every read and write of it.
+    """
     updated = dict(field_state)
     for key in (*SET_KEYS, "cause", "completion_choice"):
         updated[key] = _copy(state[key])
+    updated["notes"] = {note_id: {key: note[key] for key in NOTE_MERGE_KEYS}
+                        for note_id, note in state["notes"].items()}
     return updated

@@ -388,7 +388,7 @@ def _merge_into_order(session: Session, context: PushContext, mutation: dict[str
         raise Rejected("not_in_scope", "This order was never assigned to this device's team.")
     foreign = foreign_work_kind(order, context.team_id)
     state = merge.state_from_field_state(order.field_state or {}, order.status,
-                                         order.needs_review)
+                                         order.needs_review, order.notes or [])
     event_field = EVENT_TIME_FIELDS.get(mutation["type"])
     event_time = mutation["data"][event_field] if event_field else mutation["at"]
     plain = {

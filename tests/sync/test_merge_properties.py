@@ -112,6 +112,22 @@ def test_status_never_moves_backwards(scenario):
 
 @settings(max_examples=200, deadline=None)
 @given(scenarios())
+def test_a_state_stored_in_the_order_row_reads_back_whole(scenario):
+    state, batch = scenario
+    merged = run(state, batch)
+    stored = merge.field_state_from_state({"reopened_at": merged["reopened_at"]}, merged)
+    shown = merge.project(merged)["notes"]
+    assert all(set(kept) == set(merge.NOTE_MERGE_KEYS) for kept in stored["notes"].values())
+    assert merge.state_from_field_state(stored, merged["status"], merged["needs_review"],
+                                        shown) == merged
+    # Merge state stored before notes were kept apart (whole notes) reads back the same.
+    whole = {**stored, "notes": merged["notes"]}
+    assert merge.state_from_field_state(whole, merged["status"], merged["needs_review"],
+                                        shown) == merged
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios())
 def test_grow_only_sets_never_drop_anything(scenario):
     state, batch = scenario
     for mutation in batch:
