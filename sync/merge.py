@@ -284,7 +284,8 @@ def field_state_from_state(field_state: dict[str, Any], state: State) -> dict[st
     """
     updated = dict(field_state)
     for key in (*SET_KEYS, "cause", "completion_choice"):
-        updated[key] = _copy(state[key])
+        if key != "notes":
+            updated[key] = _copy(state[key])
     updated["notes"] = {note_id: {key: note[key] for key in NOTE_MERGE_KEYS}
                         for note_id, note in state["notes"].items()}
     return updated
