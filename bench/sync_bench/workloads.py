@@ -82,7 +82,7 @@ class Meter:
         self.server_share = (self.server_cpu() - self.server) / self.seconds
 
 
-def _record(figures: Figures, meter: Meter) -> Figures:
+def record(figures: Figures, meter: Meter) -> Figures:
     figures.seconds = meter.seconds
     figures.driver_cpu = meter.driver_share
     figures.server_cpu = meter.server_share
@@ -106,7 +106,7 @@ def initial_sync(devices: list[Device], runs: int, server_cpu: Callable[[], floa
             figures.extra["orders"] = result.changes
             if not result.digest_ok:
                 figures.error("initial sync: scope digest differs from the pulled store")
-    return _record(figures, meter)
+    return record(figures, meter)
 
 
 def empty_pull_latency(device: Device, runs: int, server_cpu: Callable[[], float]) -> Figures:
@@ -125,10 +125,10 @@ def empty_pull_latency(device: Device, runs: int, server_cpu: Callable[[], float
             if page["changes"]:
                 figures.error(f"empty delta pull returned {len(page['changes'])} changes")
             device.cursor = page["cursor"]
-    return _record(figures, meter)
+    return record(figures, meter)
 
 
-def _run_threads(devices: list[Device], seconds: float, step: Callable[[Device, Figures], None],
+def run_threads(devices: list[Device], seconds: float, step: Callable[[Device, Figures], None],
                  figures: Figures, meter: Meter, max_steps: int | None = None) -> None:
     """One thread per device, each looping `step` until the deadline (or `max_steps`)."""
     deadline = time.perf_counter() + seconds
@@ -167,8 +167,8 @@ def http_baseline(devices: list[Device], seconds: float,
         figures.done(time.perf_counter() - start)
 
     meter = Meter(server_cpu)
-    _run_threads(devices, seconds, step, figures, meter)
-    return _record(figures, meter)
+    run_threads(devices, seconds, step, figures, meter)
+    return record(figures, meter)
 
 
 def pull_throughput(devices: list[Device], seconds: float,
@@ -187,8 +187,8 @@ def pull_throughput(devices: list[Device], seconds: float,
         device.cursor = page["cursor"]
 
     meter = Meter(server_cpu)
-    _run_threads(devices, seconds, step, figures, meter)
-    return _record(figures, meter)
+    run_threads(devices, seconds, step, figures, meter)
+    return record(figures, meter)
 
 
 def push(devices: list[Device], batches: int, batch_size: int, server_cpu: Callable[[], float],
@@ -208,8 +208,8 @@ def push(devices: list[Device], batches: int, batch_size: int, server_cpu: Calla
         figures.done(time.perf_counter() - start, len(mutations), results)
 
     meter = Meter(server_cpu)
-    _run_threads(devices, timeout, step, figures, meter, max_steps=batches)
-    return _record(figures, meter)
+    run_threads(devices, timeout, step, figures, meter, max_steps=batches)
+    return record(figures, meter)
 
 
 def mixed_fleet(devices: list[Device], seconds: float, push_size: int,
@@ -233,8 +233,8 @@ def mixed_fleet(devices: list[Device], seconds: float, push_size: int,
                      digest_mismatches=0 if pulled.digest_ok else 1)
 
     meter = Meter(server_cpu)
-    _run_threads(devices, seconds, step, figures, meter)
-    return _record(figures, meter)
+    run_threads(devices, seconds, step, figures, meter)
+    return record(figures, meter)
 
 
 def assign_outboxes(devices: list[Device]) -> None:
