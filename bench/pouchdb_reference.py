@@ -40,8 +40,7 @@ from typing import Any
 import orjson
 
 from bench.sync_bench import report, workloads
-from bench.sync_bench.device import Outbox, RequestFailed
-from bench.sync_bench.http_wire import ConnectionClosed, WireConnection
+from bench.sync_bench.device import JsonClient, Outbox, RequestFailed
 from bench.sync_bench.stats import ms
 
 log = logging.getLogger("bench.pouchdb_reference")
@@ -93,44 +92,23 @@ def fold(document: dict[str, Any], mutation: dict[str, Any]) -> None:
     document["updated_at"] = mutation["at"]
 
 
-class CouchDevice:
+class CouchDevice(JsonClient):
     """A tablet replicating its crew's database: documents by id, and a `since` sequence."""
 
     def __init__(self, database: str, port: int) -> None:
-        self.database, self.port = database, port
-        self.conn: WireConnection | None = None
+        super().__init__(port, {"Accept": "application/json"})
+        self.database = database
         self.last_used = 0.0
         self.since: Any = 0
         self.documents: dict[str, dict[str, Any]] = {}
         self.outbox: Outbox | None = None
 
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
     def request(self, method: str, path: str, body: Any = None) -> Any:
-        payload = None if body is None else orjson.dumps(body)
+        """A JSON exchange; a connection Node may have closed while idle is reopened first."""
         if time.monotonic() - self.last_used > IDLE_REOPEN_SECONDS:
             self.close()
         self.last_used = time.monotonic()
-        for attempt in (1, 2):
-            if self.conn is None:
-                self.conn = WireConnection(self.port, {"Accept": "application/json"})
-            try:
-                response = self.conn.exchange(method, path, payload)
-            except (ConnectionClosed, BrokenPipeError, ConnectionResetError) as error:
-                self.close()
-                if attempt == 2 or method != "GET":
-                    raise RequestFailed(f"{method} {path}: {error!r}") from error
-                continue
-            except OSError as error:
-                self.close()
-                raise RequestFailed(f"{method} {path}: {error!r}") from error
-            if not 200 <= response.status < 300:
-                raise RequestFailed(f"{method} {path}: {response.status} {response.body[:300]!r}")
-            return orjson.loads(response.body)
-        raise AssertionError("unreachable")
+        return super().request(method, path, None if body is None else orjson.dumps(body))
 
     def pull(self, *, from_scratch: bool = False) -> int:
         """Everything since the last pull, in one response; the number of changes."""

@@ -95,25 +95,21 @@ class PullResult:
     digest_ok: bool
 
 
-class Device:
-    """One tablet. Not thread-safe: each driver thread owns its devices."""
+class JsonClient:
+    """A keep-alive connection to one server that answers JSON. Not thread-safe: each driver
+    thread owns its clients."""
 
-    def __init__(self, seeded: SeededDevice, port: int) -> None:
-        self.seeded = seeded
+    def __init__(self, port: int, headers: dict[str, str]) -> None:
         self.port = port
-        self.headers = {"Authorization": f"Bearer {seeded.token}", "Accept": "application/json"}
+        self.headers = headers
         self.conn: WireConnection | None = None
-        self.cursor: str | None = None
-        self.versions: dict[tuple[str, str], int] = {}
-        self.outbox: Outbox | None = None
-        self.last_digest: str | None = None
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
-    def request(self, method: str, path: str, body: bytes | None = None) -> dict[str, Any]:
+    def request(self, method: str, path: str, body: bytes | None = None) -> Any:
         """One HTTP exchange on the keep-alive connection (reopened when the server closed it)."""
         for attempt in (1, 2):
             if self.conn is None:
@@ -133,6 +129,19 @@ class Device:
                 raise RequestFailed(f"{method} {path}: {response.status} {response.body[:300]!r}")
             return orjson.loads(response.body)
         raise AssertionError("unreachable")
+
+
+class Device(JsonClient):
+    """One tablet of Fieldsync."""
+
+    def __init__(self, seeded: SeededDevice, port: int) -> None:
+        super().__init__(port, {"Authorization": f"Bearer {seeded.token}",
+                                "Accept": "application/json"})
+        self.seeded = seeded
+        self.cursor: str | None = None
+        self.versions: dict[tuple[str, str], int] = {}
+        self.outbox: Outbox | None = None
+        self.last_digest: str | None = None
 
     def pull_page(self, cursor: str | None, limit: int | None = None) -> dict[str, Any]:
         query = []
