@@ -40,7 +40,7 @@ from server.json_provider import to_rfc3339
 from server.models.orders import Order
 from server.models.people import Device
 from server.models.sync import MutationRejection, ProcessedMutation
-from server.plain_json import jsonable
+from server.plain_json import canonical_json, jsonable
 from sync import hlc, merge
 from sync.batch_writes import BatchRows, LockedOrder, lock_and_claim
 from sync.review import record_conflict
@@ -125,8 +125,16 @@ def _ms(moment: dt.datetime) -> int:
 
 
 def content_hash(raw: Any) -> str:
-    """sha256 of the mutation as sent, canonical JSON (key order and spacing do not matter)."""
-    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """sha256 of the mutation as sent, canonical JSON (key order and spacing do not matter).
+
+    The text is `json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`,
+    as outcomes stored earlier were hashed: `canonical_json` writes the same text for an object,
+    several times faster.
+    """
+    if isinstance(raw, dict):
+        text = canonical_json(raw)
+    else:
+        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -4,6 +4,7 @@ library's (the audit chain's hashes depend on every byte)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from server.json_provider import to_rfc3339
 from server.plain_json import canonical_json, jsonable
+from sync.push import content_hash
 
 
 def python_canonical(document):
@@ -75,3 +77,12 @@ def test_jsonable_keeps_types_json_has_no_form_for():
     day = dt.date(2026, 11, 21)
     assert jsonable({"day": day, "at": dt.datetime(2026, 11, 21, 8, 15, 30, 125000, dt.UTC)}) \
         == {"day": day, "at": "2026-11-21T08:15:30.125Z"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6) | json_values)
+def test_a_mutations_content_hash_is_the_one_stored_outcomes_were_hashed_with(raw):
+    """A retry after an upgrade must find its stored outcome: same bytes, same hash."""
+    stored = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                        default=str)
+    assert content_hash(raw) == hashlib.sha256(stored.encode("utf-8")).hexdigest()
