@@ -41,12 +41,12 @@ import orjson
 
 from bench.sync_bench import report, workloads
 from bench.sync_bench.device import JsonClient, Outbox, RequestFailed
+from bench.sync_bench.server import free_port, process_cpu_seconds
 from bench.sync_bench.stats import ms
 
 log = logging.getLogger("bench.pouchdb_reference")
 DEFAULT_SERVER = Path(__file__).resolve().parent / ".pouchdb/node_modules/.bin/pouchdb-server"
 ORDER_BYTES = 1534
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: Node closes a keep-alive connection idle for 5 s; one idle this long is reopened first.
 IDLE_REOPEN_SECONDS = 4
 
@@ -154,16 +154,10 @@ class CouchDevice(JsonClient):
                 if server.get(doc_id) != mine.get(doc_id)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def pouchdb_server(executable: Path, workdir: Path) -> Iterator[tuple[int, int]]:
     """pouchdb-server on LevelDB in `workdir` (its default adapter); yields (port, pid)."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [str(executable), "--port", str(port), "--dir", str(workdir), "--no-stdout-logs"],
         cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
@@ -186,14 +180,7 @@ def pouchdb_server(executable: Path, workdir: Path) -> Iterator[tuple[int, int]]
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            process.wait()
 
 
 def seed(port: int, crews: int, orders_per_crew: int) -> list[CouchDevice]:
@@ -357,20 +344,17 @@ def main(argv: list[str] | None = None) -> int:
                         for i in range(128 - args.crews)]
             log.info("seeded %d orders in %.1f s", args.crews * 100,
                      time.perf_counter() - started)
-            results = drive(devices, args.crews, args.d_seconds, lambda: cpu_seconds(pid))
+            results = drive(devices, args.crews, args.d_seconds, lambda: process_cpu_seconds(pid))
             for device in devices:
                 device.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    cores = {name: figures.server_cpu for name, figures in results.items()
-             if name != "A"}
+    cores = {name: figures.server_cpu for name, figures in results.items()}
     command = "python -m bench.pouchdb_reference" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     content = render(results, command, cores)
-    if args.no_readme:
-        print(content)
-    else:
+    if not args.no_readme:
         report.write("pouchdb-server", content)
-        print(content)
+    print(content)
     return 0
 
 

@@ -41,17 +41,19 @@ class RunningServer:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the gunicorn workers so far (to show where the cores went)."""
-        total = 0
-        for pid in self.worker_pids():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])
-        return total / CLOCK_TICKS
+        return sum(process_cpu_seconds(pid) for pid in self.worker_pids())
 
 
-def _free_port() -> int:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far, from /proc (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -61,7 +63,7 @@ def _free_port() -> int:
 def gunicorn(env: dict[str, str], options: ServerOptions, log_path: Path,
              profile_dir: Path | None = None) -> Iterator[RunningServer]:
     """Start gunicorn in its own process group; on exit terminate the group, then kill it."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--workers", str(options.workers),
                "--worker-class", options.worker_class, "--bind", f"127.0.0.1:{port}",
                "--backlog", "2048", "--timeout", "120", "--keep-alive", "30",

@@ -129,7 +129,7 @@ def empty_pull_latency(device: Device, runs: int, server_cpu: Callable[[], float
 
 
 def run_threads(devices: list[Device], seconds: float, step: Callable[[Device, Figures], None],
-                 figures: Figures, meter: Meter, max_steps: int | None = None) -> None:
+                figures: Figures, meter: Meter, max_steps: int | None = None) -> None:
     """One thread per device, each looping `step` until the deadline (or `max_steps`)."""
     deadline = time.perf_counter() + seconds
     stop = threading.Event()
