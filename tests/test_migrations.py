@@ -2,7 +2,7 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from server import migrations
 from server.db import db
@@ -42,3 +42,24 @@ def _compression(connection) -> dict[str, str]:
         "WHERE c.relnamespace = current_schema()::regnamespace "
         "AND c.relname || '.' || a.attname = ANY(:columns)"), {"columns": list(GROWING_COLUMNS)})
     return {name: str(method) for name, method in rows}
+
+
+def test_an_orders_audit_events_are_found_through_the_unique_order_and_seq_index(app,
+                                                                                   database_url):
+    """No index on `order_id` alone (0007): the unique `(order_id, seq)` one serves its reads
+    and its foreign key; the downgrade puts the old index back."""
+    def order_id_indexes() -> list[list[str]]:
+        with app.app_context(), db.engine.connect() as connection:
+            inspector = inspect(connection)
+            unique = [c["column_names"] for c in inspector.get_unique_constraints("audit_events")]
+            assert ["order_id", "seq"] in unique
+            return [index["column_names"] for index in inspector.get_indexes("audit_events")
+                    if index["column_names"][0] == "order_id" and not index["unique"]]
+
+    assert order_id_indexes() == []
+    try:
+        migrations.downgrade(database_url, "0006")
+        assert order_id_indexes() == [["order_id"]]
+    finally:
+        migrations.upgrade(database_url)
+    assert order_id_indexes() == []

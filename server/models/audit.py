@@ -19,7 +19,8 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    #: Found through the unique (order_id, seq) index: an index of its own would only be written.
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[timestamp]
     actor_user_id: Mapped[uuid.UUID | None]
