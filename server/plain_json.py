@@ -77,12 +77,18 @@ def _walk(value: Any) -> Any:
     return value
 
 
-def canonical_json(document: dict[str, Any]) -> str:
-    """The canonical text of a plain JSON document, as PROTOCOL.md section 6 defines it."""
-    try:
-        text = orjson.dumps(document, option=_CANONICAL_OPTIONS).decode()
-    except orjson.JSONEncodeError:
-        text = None
+def canonical_json(document: Any) -> str:
+    """The canonical text of a plain JSON document, as PROTOCOL.md section 6 defines it.
+
+    The look-back of `_may_differ` needs a delimiter before every number, which only an
+    object's text promises: any other value is encoded by the standard library.
+    """
+    text = None
+    if type(document) is dict:
+        try:
+            text = orjson.dumps(document, option=_CANONICAL_OPTIONS).decode()
+        except orjson.JSONEncodeError:
+            pass
     if text is None or _may_differ(text):
         return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text

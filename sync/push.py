@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -128,14 +127,10 @@ def content_hash(raw: Any) -> str:
     """sha256 of the mutation as sent, canonical JSON (key order and spacing do not matter).
 
     The text is `json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`,
-    as outcomes stored earlier were hashed: `canonical_json` writes the same text for an object,
-    several times faster.
+    as outcomes stored earlier were hashed: `canonical_json` writes the same text, several times
+    faster.
     """
-    if isinstance(raw, dict):
-        text = canonical_json(raw)
-    else:
-        text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(raw).encode("utf-8")).hexdigest()
 
 
 @dataclass
