@@ -33,6 +33,7 @@ from media.signatures import signature_reference
 from schemas.mutation_fast_path import load_mutation
 from schemas.sync import DATA_SCHEMAS, MUTATION_SCHEMA
 from server.domain.audit import Actor
+from server.domain.devices import last_sync_is_stale
 from server.domain.history import record_order_change
 from server.domain.scope import ever_assigned_to, foreign_work_kind
 from server.json_provider import to_rfc3339
@@ -81,6 +82,8 @@ class PushContext:
     skew_bound_ms: int
     #: The device's skew as stored before this push (read with the device token).
     stored_skew_ms: int | None = None
+    #: When the device last synced, as stored before this push (read with the device token).
+    stored_last_sync_at: dt.datetime | None = None
     clock: hlc.Clock = field(init=False)
     skew_ms: int = 0
     #: The merge rule that decided each merged mutation (for the metrics).
@@ -173,13 +176,25 @@ def _apply_all(session: Session, context: PushContext, batch: list[Checked]) -> 
                for item in batch]
     if claimed != {row["id"] for row in context.rows.processed}:
         raise RuntimeError("a claimed mutation id was left without an outcome")
-    if (context.stored_skew_ms or 0) != context.skew_ms:
+    device_changes = _device_changes(context)
+    if device_changes:
         # Before the write, which takes the feed lock: every writer locks orders, then the
         # device row, then the feed, so two of them cannot deadlock.
         session.execute(update(Device).where(Device.id == context.device_id)
-                        .values(clock_skew_ms=context.skew_ms))
+                        .values(device_changes))
     context.rows.write(session)
     return results
+
+
+def _device_changes(context: PushContext) -> dict[str, Any]:
+    """What this push records on the device row: a new clock skew, and the sync itself when
+    the last one recorded is stale (a device that only pushes shows when it last synced)."""
+    changes: dict[str, Any] = {}
+    if (context.stored_skew_ms or 0) != context.skew_ms:
+        changes["clock_skew_ms"] = context.skew_ms
+    if last_sync_is_stale(context.stored_last_sync_at, context.now):
+        changes["last_sync_at"] = context.now
+    return changes
 
 
 def _lock_and_claim(session: Session, context: PushContext, batch: list[Checked]

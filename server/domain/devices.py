@@ -18,6 +18,8 @@ from server.errors import Conflict, NotFound, ValidationFailed
 from server.models.base import utcnow
 from server.models.people import Device, DeviceToken, EnrollmentCode, User
 
+#: A sync refreshes `devices.last_sync_at` only when it is older than this (no write per sync).
+LAST_SYNC_REFRESH = dt.timedelta(seconds=30)
 #: Crockford base32: no I, L, O or U, so a code read aloud or typed is hard to get wrong.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 8
@@ -31,6 +33,11 @@ def signing_keys(settings: Settings) -> tokens.KeyRing:
         previous=tuple(settings.old_secret_keys),
         issuer=settings.token_issuer,
     )
+
+
+def last_sync_is_stale(last_sync_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a sync at `now` should record itself on the device (pulls and pushes alike)."""
+    return last_sync_at is None or now - last_sync_at >= LAST_SYNC_REFRESH
 
 
 def get_device(session: Session, device_id: uuid.UUID) -> Device:

@@ -26,6 +26,7 @@ from server import metrics
 from server.api import Blueprint
 from server.auth.principal import current_principal, require_device, require_roles
 from server.db import consistent_snapshot, db
+from server.domain.devices import last_sync_is_stale
 from server.domain.pagination import keyset_page
 from server.errors import BatchTooLarge, CursorExpired, InvalidCursor, RateLimited
 from server.json_provider import to_rfc3339
@@ -39,8 +40,6 @@ from sync.push import PushContext, apply_batch
 
 blp = Blueprint("sync", __name__, description="Delta sync for crew tablets.")
 
-#: A pull refreshes `devices.last_sync_at` only when it is older than this (no write per pull).
-LAST_SYNC_REFRESH = dt.timedelta(seconds=30)
 #: Matches no team: the scope of a device whose user has none is empty.
 NO_TEAM = uuid.UUID(int=0)
 
@@ -63,7 +62,7 @@ def _check_rate(device_id: uuid.UUID, now: dt.datetime) -> None:
 
 
 def _note_sync(device_id: uuid.UUID, last_sync_at: dt.datetime | None, now: dt.datetime) -> None:
-    if last_sync_at is not None and now - last_sync_at < LAST_SYNC_REFRESH:
+    if not last_sync_is_stale(last_sync_at, now):
         return
     with db.transaction() as session:
         device = session.get(Device, device_id)
@@ -119,7 +118,7 @@ class Pull(MethodView):
 
 
 @blp.route("/sync/push", methods=["POST"])
-@require_device
+@require_device(also_read=(Device.__table__.c.last_sync_at,))
 @blp.arguments(PushRequest)
 @blp.response(200, PushResponse)
 def push(data: dict[str, Any]):
@@ -139,7 +138,8 @@ def push(data: dict[str, Any]):
     context = PushContext(device_id=principal.device_id, user_id=principal.user_id,
                           team_id=principal.team_id, now=now,
                           skew_bound_ms=settings.clock_skew_bound_seconds * 1000,
-                          stored_skew_ms=principal.clock_skew_ms)
+                          stored_skew_ms=principal.clock_skew_ms,
+                          stored_last_sync_at=principal.also_read[0])
     results = apply_batch(db.session, context, mutations)
     for result in results:
         metrics.SYNC_MUTATIONS.labels(result=result["status"]).inc()

@@ -319,3 +319,24 @@ def test_outcomes_are_stored_through_the_primary_key_whatever_the_statistics(app
              if node.get("Relation Name") == "processed_mutations"
              and node["Node Type"] != "ModifyTable"]
     assert scans == []
+
+
+def test_a_push_records_the_device_sync_time_once_it_is_stale(app, client, factory, tablet):
+    team = factory.team()
+    device = tablet(team=team)
+    location = {"location": LOCATION, "at": iso(now_ms())}
+
+    device.push(device.mutation("report_location", None, location))
+    first = _device_row(app, device.device.id).last_sync_at
+    device.push(device.mutation("report_location", None, location))
+
+    assert first is not None
+    assert _device_row(app, device.device.id).last_sync_at == first  # fresh: not written again
+    shown = client.get(f"/api/v1/devices/{device.device.id}",
+                       headers=factory.staff_headers("admin")).get_json()
+    assert shown["last_sync_at"] is not None
+
+
+def _device_row(app, device_id) -> Device:
+    with app.app_context(), db.transaction() as session:
+        return session.get(Device, device_id)
