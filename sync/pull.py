@@ -6,9 +6,11 @@ already committed and visible to it. The caller runs the whole pull in one consi
 (REPEATABLE READ on PostgreSQL, one read transaction on SQLite), so the feed position, the
 orders, the media and the digest all describe one moment.
 
-A full snapshot pins the feed position at which it started; its pages walk the orders in scope
-by (priority, nearest SLA deadline, id); once they are sent, the same response continues with
-the delta from the pinned position, so whatever changed during the snapshot arrives after it.
+A full snapshot pins the feed position at which it started; its pages send the reference lists,
+then walk the orders in scope by (priority, nearest SLA deadline, id), each with its media, at
+most `limit` changes a page (one order and its media always go together); once they are sent,
+the same response continues with the delta from the pinned position, so whatever changed during
+the snapshot arrives after it.
 A delta reads the rows of the device's team (`team_id` or `prev_team_id`, so a team learns an
 order left it) and the reference rows, keeps the newest row per entity, and sends each entity's
 current state: an upsert while in scope, else a remove with its reason. Orders aging out of
@@ -50,6 +52,8 @@ from sync.media_source import MediaEntity, as_uuids, media_source
 
 #: Sort key for orders without any SLA deadline: after every real one.
 NO_DEADLINE_MS = 10**15
+#: The first member of the reference lists' snapshot sort keys (`_reference_key`).
+REFERENCE_RANK = -1
 
 _orders = Order.__table__.c
 _feed = ChangeLog.__table__.c
@@ -268,6 +272,46 @@ def _sort_key(row: Any) -> tuple[int, int, str]:
             _ms(deadline) if deadline else NO_DEADLINE_MS, str(order_id))
 
 
+def _reference_key(index: int) -> tuple[int, int, str]:
+    """The snapshot sort key of the `index`-th reference list: before every order's (priority
+    ranks start at 0), so a snapshot sends the lists first and a cursor may stop among them."""
+    return (REFERENCE_RANK, index, "")
+
+
+def _references_pending(session: Session, after: tuple[int, int, str] | None
+                        ) -> list[tuple[int, Any]]:
+    """The reference lists a snapshot has still to send after sort key `after`, with their
+    index (none once it has moved on to the orders)."""
+    if after is not None and after[0] != REFERENCE_RANK:
+        return []
+    first = 0 if after is None else after[1] + 1
+    return list(enumerate(reference.reference_rows(session)))[first:]
+
+
+def _page_cost(entry: _ScopeEntry) -> int:
+    """The changes an order takes in a snapshot page: itself and its media."""
+    return 1 + len(entry.media)
+
+
+def _fill_page(references: list[tuple[int, Any]], pending: list[_ScopeEntry], limit: int
+               ) -> tuple[list[tuple[int, Any]], list[_ScopeEntry]]:
+    """The reference lists, then the orders (each with its media), that fit `limit` changes.
+
+    A page always makes progress: when nothing else goes in it, it holds one order, which
+    with its media may exceed the limit (an order and its media travel together).
+    """
+    references_sent = references[:limit]
+    budget = limit - len(references_sent)
+    page: list[_ScopeEntry] = []
+    for entry in pending:
+        cost = _page_cost(entry)
+        if cost > budget and (page or references_sent):
+            break
+        page.append(entry)
+        budget -= cost
+    return references_sent, page
+
+
 def _load_orders(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
     """The orders as `crew_view` and `in_scope` read them, by id."""
     if not ids:
@@ -348,27 +392,29 @@ def pull(
         # The delta that ends the snapshot removes what aged out since it started.
         scope = _scope(session, team_id, now, sorted_=True, expired_since=_at(started_ms))
         after = cursor.after if cursor else None
+        references = _references_pending(session, after)
         pending = [entry for entry in scope.entries if after is None or entry.key > after]
-        page = pending[:limit]
+        references_sent, page = _fill_page(references, pending, limit)
         page_ids = [entry.id for entry in page]
         whole_scope = page and len(page) == len(scope.entries)
         orders = (_load_scope_orders(session, team_id, now) if whole_scope
                   else _load_orders(session, page_ids))
         for entry in page:
             changes.upsert_order(orders[entry.id])
-        if cursor is None:
-            for row in reference.reference_rows(session):
-                changes.upsert_reference(row)
+        for _, row in references_sent:
+            changes.upsert_reference(row)
         for media in _media(session, page_ids, [], scope):
             changes.upsert_media(media)
-        sent = (cursor.sent if cursor else 0) + len(page)
-        if len(pending) > len(page):
-            remaining = len(pending) - len(page) + _count_rows(session, team_id, pin, last_pos)
+        left = (len(references) - len(references_sent)
+                + sum(_page_cost(entry) for entry in pending[len(page):]))
+        if left:
+            last_key = page[-1].key if page else _reference_key(references_sent[-1][0])
             next_cursor = Cursor(team_id=str(team_id), pos=pin, at_ms=started_ms,
-                                 after=page[-1].key, sent=sent)
+                                 after=last_key, sent=(cursor.sent if cursor else 0) + len(page))
+            remaining = left + _count_rows(session, team_id, pin, last_pos)
             return PullPage(changes.entries, next_cursor, True, remaining, None, last_sync_at)
         since = Cursor(team_id=str(team_id), pos=pin, at_ms=started_ms)
-        capacity = limit - len(page)
+        capacity = max(limit - len(changes.entries), 0)
     else:
         since, capacity = cursor, limit
 

@@ -67,12 +67,34 @@ def test_a_snapshot_comes_in_pages_with_progress(app, factory, tablet, reference
 
     pages = device.sync(limit=2)
 
-    assert [p["has_more"] for p in pages] == [True, True, False]
-    assert [p["remaining"] for p in pages[:2]] == [3, 1]
-    assert [p["scope_digest"] for p in pages[:2]] == [None, None]
+    # 7 changes in pages of at most 2: the two reference lists, then the orders.
+    assert [len(p["changes"]) for p in pages] == [2, 2, 2, 1]
+    assert [p["has_more"] for p in pages] == [True, True, True, False]
+    assert [p["remaining"] for p in pages[:3]] == [5, 3, 1]
+    assert [p["scope_digest"] for p in pages[:3]] == [None, None, None]
     assert set(device.orders()) == {str(o.id) for o in orders}
     assert sum(1 for p in pages for c in p["changes"] if c["type"] == "order") == 5
     assert device.digest() == pages[-1]["scope_digest"] == expected_digest(app, team.id)
+
+
+def test_a_snapshot_page_counts_media_against_the_limit_and_in_what_remains(app, factory,
+                                                                             tablet):
+    team = factory.team()
+    now = dt.datetime.now(dt.UTC)
+    first = factory.order(team=team, priority="urgent", sla_arrive_by=now + HOUR)
+    second = factory.order(team=team, priority="low", sla_arrive_by=now + HOUR)
+    for _ in range(3):
+        _add_media(app, first.id)
+    _add_media(app, second.id)
+    device = tablet(team=team)
+
+    pages = device.sync(limit=3)
+
+    # 6 changes: the first order with its 3 media travel together (over the limit, since
+    # nothing else is in that page), then the second with its one.
+    assert [len(p["changes"]) for p in pages] == [4, 2]
+    assert pages[0]["remaining"] == 2 and pages[-1]["remaining"] == 0
+    assert device.digest() == pages[-1]["scope_digest"]
 
 
 def test_changes_made_during_a_paged_snapshot_arrive_after_it(client, factory, tablet,
@@ -81,9 +103,10 @@ def test_changes_made_during_a_paged_snapshot_arrive_after_it(client, factory, t
     for _ in range(4):
         factory.order(team=team)
     device = tablet(team=team)
-    first = device.pull_response(limit=2).get_json()
+    first = device.pull_response(limit=4).get_json()  # the reference lists and two orders
     device.apply(first)
     sent = [c["id"] for c in first["changes"] if c["type"] == "order"]
+    assert len(sent) == 2 and first["has_more"] is True
     edited = device.mutation("set_cause", sent[0], {"cause_code": "fuse_blown"})
     assert device.push(edited)[0]["status"] == "applied"
     added = factory.order(team=team, priority="urgent")  # sorts before the pages already sent
