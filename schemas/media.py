@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
 from schemas.base import LocationSchema, Schema, UtcDateTime
+from server.json_provider import to_rfc3339
 
 SHA256_HEX = validate.Regexp(r"^[0-9a-fA-F]{64}$", error="Must be 64 hexadecimal digits.")
 
@@ -70,10 +72,16 @@ class MediaSchema(Schema):
     height = fields.Integer()
     taken_at = UtcDateTime()
     location = fields.Dict(allow_none=True)
-    exif_taken_at = fields.String(
-        allow_none=True,
-        metadata={"description": "EXIF capture time as the camera wrote it (local time; "
-                                 "an offset only when EXIF has one)."},
+    exif_taken_at = fields.Method(
+        "_exif_taken_at", allow_none=True,
+        metadata={"description": "EXIF capture time in UTC, when the photo's EXIF records the "
+                                 "camera's offset from UTC (else null: see exif_camera_time)."},
+    )
+    exif_camera_time = fields.Method(
+        "_exif_camera_time", allow_none=True,
+        metadata={"description": "EXIF capture time as the camera's clock showed it "
+                                 "(YYYY-MM-DDTHH:MM:SS, no offset): a wall-clock reading, not "
+                                 "an instant, since EXIF often does not say the time zone."},
     )
     exif_gps = fields.Dict(allow_none=True, metadata={"description": "{lat, lon[, alt_m]}"})
     thumbnail_content_type = fields.String()
@@ -89,6 +97,19 @@ class MediaSchema(Schema):
             "user_id": str(media.uploaded_by_user_id) if media.uploaded_by_user_id else None,
             "device_id": str(media.uploaded_by_device_id) if media.uploaded_by_device_id else None,
         }
+
+    @staticmethod
+    def _exif_taken_at(media) -> str | None:
+        """The stored EXIF time (`media.images.exif_capture_time`) as an instant, when its
+        offset is known: PROTOCOL.md section 1 serves every time in UTC."""
+        if not media.exif_taken_at:
+            return None
+        moment = dt.datetime.fromisoformat(media.exif_taken_at)
+        return to_rfc3339(moment) if moment.tzinfo is not None else None
+
+    @staticmethod
+    def _exif_camera_time(media) -> str | None:
+        return media.exif_taken_at[:19] if media.exif_taken_at else None
 
     @staticmethod
     def _content_url(media) -> str:

@@ -77,16 +77,27 @@ def test_exif_capture_time_and_gps_are_stored(client, crew, image_format):
                       filename=f"p.{EXTENSIONS[image_format]}",
                       content_type=FORMATS[image_format]).json
 
-    assert body["exif_taken_at"] == "2026-11-20T16:45:10+08:00"
+    assert body["exif_taken_at"] == "2026-11-20T08:45:10.000Z"  # in UTC, as every time served
+    assert body["exif_camera_time"] == "2026-11-20T16:45:10"
     assert body["exif_gps"]["lat"] == pytest.approx(28.6829, abs=1e-4)
     assert body["exif_gps"]["lon"] == pytest.approx(-115.8575, abs=1e-4)
+
+
+def test_an_exif_time_without_offset_is_only_a_camera_reading(client, crew):
+    data = picture("JPEG", exif=make_exif(taken="2026:11:20 16:45:10"))
+
+    body = post_media(client, crew.headers, crew.order.id, data, filename="p.jpg",
+                      content_type="image/jpeg").json
+
+    assert body["exif_taken_at"] is None  # the camera's time zone is unknown: no instant
+    assert body["exif_camera_time"] == "2026-11-20T16:45:10"
 
 
 def test_a_photo_without_exif_has_no_exif_facts(client, crew):
     body = post_media(client, crew.headers, crew.order.id, picture("PNG"),
                       filename="p.png", content_type="image/png").json
 
-    assert body["exif_taken_at"] is None
+    assert body["exif_taken_at"] is None and body["exif_camera_time"] is None
     assert body["exif_gps"] is None
 
 
