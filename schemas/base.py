@@ -4,22 +4,95 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
+from typing import Any
 
 import marshmallow as ma
+import orjson
 from marshmallow import fields, validate
 
 from server.json_provider import to_rfc3339
 
+NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
+
 
 class Schema(ma.Schema):
-    """Unknown fields are an error: a typo in a field name must not be silently ignored."""
+    """Unknown fields are an error: a typo in a field name must not be silently ignored.
+
+    So is a NUL character anywhere in the input, keys included: PostgreSQL can store none in
+    text or JSON, so refusing it here keeps both backends alike and the database error out.
+    """
 
     class Meta:
         unknown = ma.RAISE
 
+    #: Fields the server decodes itself and never stores: a NUL there is damage like any other,
+    #: with that field's own answer (a cursor's is 400 invalid_cursor).
+    OPAQUE_FIELDS: frozenset[str] = frozenset()
+
+    @ma.pre_load
+    def _refuse_nul_characters(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, Mapping) and _may_hold_nul(data):
+            fields_with_nul = [key for key, value in data.items()
+                               if key not in self.OPAQUE_FIELDS
+                               and (_holds_nul(key) or _holds_nul(value))]
+            if fields_with_nul:
+                raise ma.ValidationError({key: [NUL_MESSAGE] for key in fields_with_nul})
+        return data
+
+
+def _may_hold_nul(data: Mapping) -> bool:
+    """The quick test before the walk: orjson writes U+0000 as `\\u0000` (a push of 20
+    mutations: 8 us, against 40 us for the walk)."""
+    try:
+        return b"\\u0000" in orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        return True  # not plain JSON (query arguments, integers over 64 bits): walk it
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def without_nul(value: Any) -> Any:
+    """`value` with every NUL in its strings and keys replaced by U+FFFD: what a database can
+    keep of an input that was refused for carrying one (a rejected mutation is kept)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, Mapping):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
+
+
+class ProblemSchema(ma.Schema):
+    """The RFC 9457 problem document of every error (built by server.errors), for the docs."""
+
+    class Meta:
+        unknown = ma.INCLUDE  # members of particular problems: `current`, `retry_after`, ...
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    code = fields.String(required=True, metadata={
+        "description": "Stable and machine-readable (PROTOCOL.md section 10)."})
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), metadata={
+        "description": "Messages by field (nested for nested fields)."})
+
 
 #: The form clients send (RFC 3339 with an offset): parsed by the standard library directly.
 RFC3339_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
+#: Before this year (in UTC) a time cannot be written back in the output format:
+#: `to_rfc3339` keeps `strftime`'s unpadded years there, which audit hashes depend on.
+EARLIEST_YEAR = 1000
 
 
 class UtcDateTime(fields.AwareDateTime):
@@ -31,6 +104,7 @@ class UtcDateTime(fields.AwareDateTime):
 
     default_error_messages = {
         "invalid_awareness": "Not a valid datetime: an offset (Z or +hh:mm) is required.",
+        "out_of_range": f"Not a valid datetime: the year in UTC must be {EARLIEST_YEAR} to 9999.",
     }
 
     def __init__(self, **kwargs):
@@ -42,13 +116,21 @@ class UtcDateTime(fields.AwareDateTime):
         return to_rfc3339(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        parsed = None
         if isinstance(value, str) and RFC3339_PATTERN.fullmatch(value):
             try:
-                return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+                parsed = dt.datetime.fromisoformat(value)
             except ValueError:
                 pass  # a date that does not exist: marshmallow words the error
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        return parsed.astimezone(dt.UTC)
+        if parsed is None:
+            parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            moment = parsed.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+            raise self.make_error("out_of_range") from None
+        if moment.year < EARLIEST_YEAR:
+            raise self.make_error("out_of_range")
+        return moment
 
 
 class LocationSchema(Schema):
@@ -58,6 +140,7 @@ class LocationSchema(Schema):
 
 
 class PaginationArgs(Schema):
+    OPAQUE_FIELDS = frozenset({"cursor"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
     cursor = fields.String(load_default=None)
 

@@ -18,7 +18,9 @@ class SuggestedPositionSchema(Schema):
 
 class SuggestionSchema(Schema):
     team_id = fields.UUID()
-    team_name = fields.String()
+    team_name = fields.String(
+        metadata={"description": "For labels: /teams is admin only, so a console reads it here."}
+    )
     score = fields.Float(
         metadata={"description": "Weighted sum of the components, higher is better."}
     )

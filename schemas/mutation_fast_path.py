@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from schemas.base import RFC3339_PATTERN
-from schemas.sync import MUTATION_TYPES
+from schemas.base import EARLIEST_YEAR, RFC3339_PATTERN
+from schemas.sync import MAX_VERSION, MUTATION_TYPES
 from sync import hlc
 
 
@@ -44,14 +44,17 @@ def _time(value: Any) -> dt.datetime:
     if type(value) is not str or not RFC3339_PATTERN.fullmatch(value):
         raise _Defer
     try:
-        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
-    except ValueError:
+        moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise _Defer from None
+    if moment.year < EARLIEST_YEAR:
+        raise _Defer
+    return moment
 
 
 def _text(value: Any, shortest: int, longest: int) -> str:
-    if type(value) is not str or not shortest <= len(value) <= longest:
-        raise _Defer
+    if type(value) is not str or not shortest <= len(value) <= longest or "\x00" in value:
+        raise _Defer  # marshmallow refuses NUL (schemas.base.Schema)
     return value
 
 
@@ -147,7 +150,8 @@ def _load(raw: Any) -> dict[str, Any]:
     if order_id is None and kind != "report_location":
         raise _Defer
     base_version = raw.get("base_version")
-    if base_version is not None and type(base_version) is not int:
+    if base_version is not None and (type(base_version) is not int
+                                     or not 0 <= base_version <= MAX_VERSION):
         raise _Defer
     return {"id": _uuid(raw["id"]), "order_id": order_id, "type": kind, "hlc": stamp,
             "at": _time(raw["at"]), "base_version": base_version, "data": load_data(data)}

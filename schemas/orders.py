@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import fields, post_load, validate
 
 from schemas.base import ListResponse, PaginationArgs, Schema, UtcDateTime
 from server.json_provider import to_rfc3339
 from server.models.orders import KINDS, PRIORITIES, SOURCES, STATUSES
 
 OVERDUE_KINDS = ("arrival", "completion", "followup")
+#: `overdue=` flags over the work targets (arrival, completion), as the filter's bool.
+OVERDUE_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+OVERDUE_DOC = (
+    "`arrival`, `completion` or `followup`: orders past that deadline and not there yet. "
+    "`true` (or `1`): overdue for arrival or completion. `false` (or `0`): overdue for neither, "
+    "orders without deadlines included. Follow-ups count only when named (`followup`)."
+)
 
 
 class CustomerSchema(Schema):
@@ -216,12 +223,23 @@ class OrderListArgs(PaginationArgs):
     team_id = fields.UUID()
     assignee = fields.UUID(metadata={"description": "A crew member's user id."})
     priority = fields.List(fields.String(validate=validate.OneOf(PRIORITIES)))
-    overdue = fields.String(validate=validate.OneOf(OVERDUE_KINDS))
+    overdue = fields.String(
+        validate=validate.OneOf((*OVERDUE_KINDS, *OVERDUE_FLAGS)),
+        metadata={"description": OVERDUE_DOC},
+    )
     updated_since = UtcDateTime(metadata={"description": "Orders updated at or after this time."})
     q = fields.String(
         validate=validate.Length(min=1, max=200),
-        metadata={"description": "Case-insensitive text in number, title, customer name, address."},
+        metadata={"description": "Case-insensitive text in the number, title, address or the "
+                                 "customer's name, phone or account."},
     )
+
+    @post_load
+    def _overdue_flag(self, data, **_kwargs):
+        """A flag becomes the filter's bool; a target name stays as it is."""
+        if data.get("overdue") in OVERDUE_FLAGS:
+            data["overdue"] = OVERDUE_FLAGS[data["overdue"]]
+        return data
 
 
 class OrderListSchema(ListResponse):

@@ -21,12 +21,20 @@ DIGEST_DESCRIPTION = (
 )
 
 
+#: Order versions are 32-bit integers: a larger base version names none (and an integer wider
+#: than 64 bits would not survive the JSON the audit trail is hashed over).
+MAX_VERSION = 2**31 - 1
+
+
 class PullArgs(Schema):
+    OPAQUE_FIELDS = frozenset({"cursor"})
     cursor = fields.String(load_default=None, metadata={
         "description": "Opaque cursor from the previous response; none for a full snapshot."})
     limit = fields.Integer(load_default=500, validate=validate.Range(1, 1000), metadata={
-        "description": "Orders and removes per page (each order's media and the reference "
-                       "lists ride along)."})
+        "description": "Changes per page. A snapshot page goes over it only when it holds a "
+                       "single order whose media do (an order and its media travel together); "
+                       "a delta counts entities, and an order entering the scope brings its "
+                       "media along."})
 
 
 class ChangeSchema(Schema):
@@ -69,7 +77,8 @@ class MutationSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(MUTATION_TYPES))
     hlc = HlcField(required=True)
     at = UtcDateTime(required=True)
-    base_version = fields.Integer(allow_none=True, load_default=None)
+    base_version = fields.Integer(allow_none=True, load_default=None,
+                                  validate=validate.Range(0, MAX_VERSION))
     data = fields.Dict(required=True)
 
     @validates_schema
@@ -134,7 +143,11 @@ MUTATION_SCHEMA = MutationSchema()
 
 
 class PushRequest(Schema):
-    mutations = fields.List(fields.Raw(), required=True, metadata={
+    #: Each mutation is judged on its own (sync.push), a NUL in one included: it is rejected
+    #: and kept, and the others apply.
+    OPAQUE_FIELDS = frozenset({"mutations"})
+    # allow_none: a null is rejected on its own like any other mutation that is not an object.
+    mutations = fields.List(fields.Raw(allow_none=True), required=True, metadata={
         "description": "Mutations applied in order, each on its own. Each is "
                        "{id, order_id, type, hlc, at, base_version, data}; `data` per type: "
                        "depart {departed_at}; arrive {arrived_at, location}; set_cause "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, post_dump, pre_dump, validate, validates_schema
 
 from schemas.base import ListResponse, PaginationArgs, Schema, UtcDateTime
-from schemas.orders import CustomerSchema
+from schemas.orders import OrderSchema
 from server.models.dispatch import VISIT_CHANNELS, VISIT_OUTCOMES
 
 
@@ -48,33 +48,37 @@ class PendingArgs(PaginationArgs):
     overdue = fields.Boolean(metadata={"description": "true: only follow-ups past their due time."})
 
 
-class PendingOrderSchema(Schema):
-    id = fields.UUID()
-    number = fields.String()
-    title = fields.String()
-    priority = fields.String()
-    customer = fields.Method("_customer")
-    team_id = fields.UUID(allow_none=True)
-    completed_at = UtcDateTime()
+class FollowupSchema(Schema):
+    """Where a completed order stands with its follow-up call."""
 
-    @staticmethod
-    def _customer(order):
-        return CustomerSchema().dump(
-            {
-                "name": order.customer_name,
-                "phone": order.customer_phone,
-                "account": order.customer_account,
-            }
-        )
-
-
-class PendingFollowupSchema(Schema):
-    order = fields.Nested(PendingOrderSchema)
+    completed_at = UtcDateTime(
+        attribute="order.completed_at",
+        metadata={"description": "When the work was completed on site (clock skew corrected)."},
+    )
     due_at = UtcDateTime(metadata={"description": "completed_at + the follow-up delay."})
     overdue = fields.Boolean()
     attempts = fields.Integer(metadata={"description": "Visits since completion (unreached)."})
     last_attempt_at = UtcDateTime(allow_none=True)
 
 
+_followup_schema = FollowupSchema()
+
+
+class PendingOrderSchema(OrderSchema):
+    """A pending follow-up is the order as staff read it, plus its `followup`. Dumps a
+    `server.domain.visits.PendingFollowup`."""
+
+    followup = fields.Nested(FollowupSchema)
+
+    @pre_dump
+    def _the_order(self, pending, **_kwargs):
+        return pending.order
+
+    @post_dump(pass_original=True)
+    def _with_followup(self, data, pending, **_kwargs):
+        data["followup"] = _followup_schema.dump(pending)
+        return data
+
+
 class PendingListSchema(ListResponse):
-    items = fields.List(fields.Nested(PendingFollowupSchema))
+    items = fields.List(fields.Nested(PendingOrderSchema))

@@ -61,7 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
         api.register_blueprint(module.blp, url_prefix="/api/v1")
     from server.views import health
 
-    app.register_blueprint(health.blp)
+    api.register_blueprint(health.blp, url_prefix="")
     app.register_blueprint(swagger_assets_blueprint())
     from server import cli, metrics
 

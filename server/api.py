@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http
+
 import flask_smorest
 import swagger_ui_bundle
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask
+from flask_smorest.utils import prepare_response
 
-from server.errors import response_for_http_exception
+from schemas.base import ProblemSchema
+from server.errors import PROBLEM_MIMETYPE, response_for_http_exception
 
 #: Swagger UI is served by the app itself, so the docs work on a network without internet.
 SWAGGER_ASSETS_URL = "/api/v1/docs/assets/"
@@ -16,14 +20,37 @@ API_VERSION = "1"
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api with our problem+json envelope for HTTP errors."""
+    """flask-smorest's Api with our problem+json envelope for HTTP errors, and documented so."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error):  # noqa: D102 - see server.errors
         return response_for_http_exception(error)
 
+    def _register_responses(self):
+        """flask-smorest's shared error responses (`default`, `UNPROCESSABLE_ENTITY`, ...),
+        with the media type they really have: flask-smorest writes application/json."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_MIMETYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
 
 class Blueprint(flask_smorest.Blueprint):
     """Local Blueprint, the place to hang behaviour shared by every resource."""
+
+    def alt_response(self, status_code, response=None, *, schema=None, content_type=None,
+                     **kwargs):
+        """An error answer documented with a description only has the problem document."""
+        if response is None and schema is None and int(status_code) >= 400:
+            schema, content_type = ProblemSchema, PROBLEM_MIMETYPE
+        return super().alt_response(status_code, response, schema=schema,
+                                    content_type=content_type, **kwargs)
 
 
 def configure_openapi(app: Flask) -> None:
@@ -39,7 +66,11 @@ def configure_openapi(app: Flask) -> None:
             "info": {"description": "Offline-first sync server for field service work orders."},
             "components": {
                 "securitySchemes": {
-                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    "metricsToken": {
+                        "type": "http", "scheme": "bearer",
+                        "description": "FIELDSYNC_METRICS_TOKEN, for GET /metrics when it is set.",
+                    },
                 }
             },
             "security": [{"bearerAuth": []}],

@@ -43,6 +43,9 @@ MERGE_DECISIONS = Counter(
     "fieldsync_merge_decisions", "Field merge decisions by the rule that decided.", ["rule"]
 )
 
+#: The media type of `GET /metrics`, as served and as documented.
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
 #: Requests that matched no route share one label, so scanners cannot grow the series count.
 UNMATCHED = "<unmatched>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -95,4 +98,4 @@ def exposition(settings: Settings) -> Response:
         multiprocess.MultiProcessCollector(registry, path=settings.prometheus_multiproc_dir)
     else:
         registry = REGISTRY
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE)

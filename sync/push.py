@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from media.signatures import signature_reference
+from schemas.base import without_nul
 from schemas.mutation_fast_path import load_mutation
 from schemas.sync import DATA_SCHEMAS, MUTATION_SCHEMA
 from server.domain.audit import Actor
@@ -355,12 +356,14 @@ def _parse_uuid(value: Any) -> uuid.UUID | None:
 def _store_rejection(session: Session, context: PushContext, raw: Any,
                      mutation_id: uuid.UUID | None, rejection: Rejected) -> None:
     is_object = isinstance(raw, dict)
+    mutation_type = raw.get("type") if is_object else None
+    # without_nul: PostgreSQL keeps no NUL in text or JSON, and a NUL is a reason to reject.
     session.add(MutationRejection(
         mutation_id=mutation_id, device_id=context.device_id, user_id=context.user_id,
         order_id=_parse_uuid(raw.get("order_id")) if is_object else None,
-        mutation_type=str(raw.get("type"))[:32] if is_object and raw.get("type") else None,
-        code=rejection.code, detail=rejection.detail, errors=rejection.errors,
-        payload=jsonable(raw) if is_object else {"value": jsonable(raw)},
+        mutation_type=without_nul(str(mutation_type))[:32] if mutation_type else None,
+        code=rejection.code, detail=rejection.detail, errors=without_nul(rejection.errors),
+        payload=without_nul(jsonable(raw) if is_object else {"value": jsonable(raw)}),
         created_at=context.now,
     ))
 

@@ -104,6 +104,16 @@ def test_naive_or_unreadable_datetimes_are_422_with_the_field_named(probe_app, v
     assert list(body["errors"]) == ["at"]
 
 
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "0999-12-31T23:59:59Z",
+                                   "1000-01-01T00:30:00+01:00"])
+def test_datetimes_before_the_year_1000_in_utc_are_422_not_500(probe_app, value):
+    """Year 0 overflowed into a 500; years before 1000 would be written back without four
+    digits, which is not RFC 3339."""
+    response = probe_app.test_client().post("/api/v1/probe/when", json={"at": value})
+    body = _assert_problem(response, 422, "validation_error")
+    assert list(body["errors"]) == ["at"]
+
+
 def test_offset_datetimes_are_normalised_to_utc_with_milliseconds(probe_app):
     response = probe_app.test_client().post("/api/v1/probe/when",
                                             json={"at": "2026-11-21T16:15:30.1256+08:00"})
@@ -126,3 +136,42 @@ def test_a_chunked_json_body_over_2_mib_is_413_not_truncated_json(client):
                                     "Transfer-Encoding": "chunked"},
                            environ_overrides={"wsgi.input_terminated": True})
     _assert_problem(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("method, path, body, field", [
+    ("post", "/api/v1/auth/login", {"username": "ad\x00min", "password": "x"}, "username"),
+    ("post", "/api/v1/teams", {"name": "North", "base_location": {"lat": 28.7, "lon": 115.9},
+                               "skills": ["electrical\x00"]}, "skills"),
+    ("patch", "/api/v1/teams/1b4e28ba-2fa1-41d2-883f-0016d3cca427", {"na\x00me": "x"},
+     "na\x00me"),
+    ("get", "/api/v1/orders?q=a%00b", None, "q"),
+])
+def test_a_nul_character_anywhere_is_422_on_every_database(client, factory, method, path, body,
+                                                            field):
+    """PostgreSQL stores no U+0000 in text or JSON: it was a 500 there (and stored on SQLite)."""
+    response = getattr(client, method)(path, json=body, headers=factory.staff_headers("admin"))
+    errors = _assert_problem(response, 422, "validation_error")["errors"]
+    assert errors[field] == ["Must not contain the NUL character (U+0000)."]
+    assert client.get("/api/v1/teams", headers=factory.staff_headers("admin")).json["items"] == []
+
+
+def test_a_mutation_with_a_nul_character_is_rejected_alone_and_kept(client, factory):
+    """PostgreSQL stores no U+0000: the push was a 503, and every mutation in it was lost."""
+    order = factory.order(team=(team := factory.team()))
+    device, token = factory.device(team=team)
+
+    def note(mutation_id: str, text: str) -> dict:
+        return {"id": mutation_id, "order_id": str(order.id), "type": "add_note",
+                "hlc": f"1764000000000-0001-{device.id}", "at": "2026-11-21T08:15:30.125Z",
+                "data": {"text": text}}
+
+    response = client.post("/api/v1/sync/push", headers=factory.headers(token), json={
+        "mutations": [note("0b3c6bb1-7d8f-4a4e-9d35-3c2f0f9b6a11", "meter\x00 reading"),
+                      note("5d6e7f80-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "meter read")]})
+
+    assert response.status_code == 200
+    rejected, applied = response.json["results"]
+    assert rejected["status"] == "rejected" and rejected["code"] == "validation_error"
+    assert applied["status"] == "applied"
+    kept = client.get("/api/v1/sync/rejections", headers=factory.staff_headers()).json["items"]
+    assert [item["payload"]["data"]["text"] for item in kept] == ["meter\ufffd reading"]

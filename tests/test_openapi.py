@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-PUBLIC = {("post", "/api/v1/auth/login"), ("post", "/api/v1/devices/enroll")}
+PUBLIC = {("post", "/api/v1/auth/login"), ("post", "/api/v1/devices/enroll"),
+          ("get", "/healthz"), ("get", "/readyz"), ("options", "/api/v1/uploads/")}
+#: Open unless FIELDSYNC_METRICS_TOKEN is set: no credentials, or that token.
+METRICS_SECURITY = [{}, {"metricsToken": []}]
 PEOPLE_AND_DEVICES = [
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),
@@ -53,8 +56,45 @@ def test_every_endpoint_states_its_security(spec):
             security = operation.get("security", spec["security"])
             if (method, path) in PUBLIC:
                 assert security == [], (method, path)
+            elif path == "/metrics":
+                assert security == METRICS_SECURITY, (method, path)
             else:
                 assert security == [{"bearerAuth": []}], (method, path)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_health_and_metrics_are_documented_with_the_media_type_they_serve(spec, client, path):
+    operation = spec["paths"][path]["get"]
+    served = client.get(path)
+    assert served.status_code == 200
+    assert operation["summary"]
+    assert list(operation["responses"]["200"]["content"]) == [served.headers["Content-Type"]]
+
+
+def test_readiness_and_metrics_document_their_failure_answers(spec):
+    assert "application/problem+json" in spec["paths"]["/readyz"]["get"]["responses"]["503"][
+        "content"]
+    assert "application/problem+json" in spec["paths"]["/metrics"]["get"]["responses"]["401"][
+        "content"]
+    assert spec["components"]["securitySchemes"]["metricsToken"]["scheme"] == "bearer"
+
+
+def test_error_answers_are_documented_as_problem_documents(spec):
+    """They were documented as flask-smorest's application/json {code: int, message} error."""
+    responses = spec["components"]["responses"]
+    conflict = spec["paths"]["/api/v1/teams"]["post"]["responses"]["409"]
+    for response in (responses["DEFAULT_ERROR"], responses["UNPROCESSABLE_ENTITY"], conflict):
+        assert list(response["content"]) == ["application/problem+json"]
+        assert response["content"]["application/problem+json"]["schema"] == {
+            "$ref": "#/components/schemas/Problem"}
+    problem = spec["components"]["schemas"]["Problem"]
+    assert problem["properties"]["code"]["type"] == "string"
+    assert problem["properties"]["status"]["type"] == "integer"
+
+
+def test_the_kpi_report_documents_its_csv_form(spec):
+    content = spec["paths"]["/api/v1/reports/kpis"]["get"]["responses"]["200"]["content"]
+    assert set(content) == {"application/json", "text/csv"}
 
 
 def test_login_documents_its_single_failure_answer(spec):

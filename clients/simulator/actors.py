@@ -214,8 +214,7 @@ class StaffActor(threading.Thread):
         if not items:
             return
         item = self.rng.choice(items)
-        order_id = (item.get("order") or {}).get("id") or item.get("order_id")
-        self.call("visit", "POST", f"/api/v1/orders/{order_id}/visits", json={
+        self.call("visit", "POST", f"/api/v1/orders/{item['id']}/visits", json={
             "id": str(uuid.uuid4()),
             "contacted_at": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
             "channel": self.rng.choice(["phone", "sms"]), "reached": True,

@@ -14,8 +14,9 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Select, String, cast, or_, select
+from sqlalchemy import Select, String, cast, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from server.config import Settings
 from server.domain import sla
@@ -24,6 +25,12 @@ from server.errors import InvalidCursor
 from server.models.audit import AuditEvent
 from server.models.base import utcnow
 from server.models.orders import Order
+
+#: What `overdue=True` means: late on the work itself. Follow-ups are customer service's list.
+WORK_TARGETS = ("arrival", "completion")
+#: The columns `q` searches: PROTOCOL.md section 3's number, title, customer and address.
+TEXT_COLUMNS = (Order.number, Order.title, Order.customer_name, Order.customer_phone,
+                Order.customer_account, Order.address)
 
 
 def encode_seq_cursor(seq: int) -> str:
@@ -48,7 +55,8 @@ class OrderFilters:
     team_id: uuid.UUID | None = None
     assignee: uuid.UUID | None = None
     priorities: list[str] | None = None
-    overdue: str | None = None
+    #: One SLA target's name, or True / False for overdue on any / none of the WORK_TARGETS.
+    overdue: str | bool | None = None
     updated_since: dt.datetime | None = None
     text: str | None = None
 
@@ -70,15 +78,22 @@ def filtered(
     if filters.priorities:
         query = query.where(Order.priority.in_(filters.priorities))
     if filters.overdue is not None:
-        query = query.where(sla.overdue_condition(filters.overdue, now or utcnow(), settings))
+        query = query.where(_overdue(filters.overdue, now or utcnow(), settings))
     if filters.updated_since is not None:
         query = query.where(Order.updated_at >= filters.updated_since)
     if filters.text:
         query = query.where(or_(*(
-            column.icontains(filters.text, autoescape=True)
-            for column in (Order.number, Order.title, Order.customer_name, Order.address)
+            column.icontains(filters.text, autoescape=True) for column in TEXT_COLUMNS
         )))
     return query
+
+
+def _overdue(overdue: str | bool, now: dt.datetime, settings: Settings) -> ColumnElement[bool]:
+    if isinstance(overdue, str):
+        return sla.overdue_condition(overdue, now, settings)
+    late = or_(*(sla.overdue_condition(kind, now, settings) for kind in WORK_TARGETS))
+    # IS NOT TRUE, not NOT: a missing deadline makes `late` NULL, and such an order is on time.
+    return late if overdue else late.is_not(true())
 
 
 def page_of_orders(session: Session, query: Select, *, limit: int, cursor: str | None) -> Page:

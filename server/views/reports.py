@@ -35,6 +35,8 @@ def _csv_value(value: Any) -> Any:
 @require_roles("dispatcher", "admin", "agent")
 @blp.arguments(KpiArgs, location="query")
 @blp.response(200, KpiReportSchema)
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv", success=True,
+                  description="The report (as CSV with `?format=csv`).")
 def kpis(args: dict[str, Any]):
     """KPIs of the orders created in [from, to): times, SLA compliance, fix rate, satisfaction.
 

@@ -1,4 +1,5 @@
-"""Teams (repair crews): admins write, dispatch and customer service read."""
+"""Teams (repair crews), admin only (PROTOCOL.md section 2); dispatchers see team ids and names
+in the dispatch suggestions instead."""
 
 from __future__ import annotations
 
@@ -14,16 +15,14 @@ from server.domain import people
 
 blp = Blueprint("teams", __name__, description="Teams: base location, skills, crew members")
 
-TEAM_READERS = ("admin", "dispatcher", "agent")
-
 
 @blp.route("/teams")
 class Teams(MethodView):
-    @require_roles(*TEAM_READERS)
+    @require_roles("admin")
     @blp.arguments(TeamListArgs, location="query")
     @blp.response(200, TeamListSchema)
     def get(self, args):
-        """List teams, oldest first (admin, dispatcher, agent)."""
+        """List teams, oldest first (admin)."""
         return people.list_teams(db.session, limit=args["limit"], cursor=args["cursor"],
                                  active=args.get("active")).as_dict()
 
@@ -38,10 +37,10 @@ class Teams(MethodView):
 
 @blp.route("/teams/<uuid:team_id>")
 class TeamById(MethodView):
-    @require_roles(*TEAM_READERS)
+    @require_roles("admin")
     @blp.response(200, TeamOutSchema)
     def get(self, team_id: uuid.UUID):
-        """Read one team (admin, dispatcher, agent)."""
+        """Read one team (admin)."""
         return people.get_team(db.session, team_id)
 
     @require_roles("admin")

@@ -56,10 +56,12 @@ def _expires(upload: Upload) -> str:
 
 TUS_DOC = {"parameters": [{"in": "header", "name": "Tus-Resumable", "required": True,
                            "schema": {"type": "string", "enum": [tus.TUS_VERSION]}}]}
+TUS_VERSION_DOC = f"tus_version_unsupported: Tus-Resumable is not {tus.TUS_VERSION}."
 
 
 @blp.route("/uploads/")
 class Uploads(MethodView):
+    @blp.doc(security=[], responses={"204": {"description": "See the Tus-* headers."}})
     def options(self):
         """tus discovery: version, extensions, maximum size, checksum algorithms"""
         return _empty(204, {
@@ -71,6 +73,7 @@ class Uploads(MethodView):
 
     @require_staff_or_device(*UPLOADERS)
     @blp.doc(**TUS_DOC, responses={"201": {"description": "Created; see Location."}})
+    @blp.alt_response(412, description=TUS_VERSION_DOC)
     def post(self):
         """Create an upload (tus creation)
 
@@ -103,6 +106,8 @@ class Uploads(MethodView):
 @blp.route("/uploads/<uuid:upload_id>")
 class UploadItem(MethodView):
     @require_staff_or_device(*UPLOADERS)
+    @blp.doc(**TUS_DOC, responses={"200": {"description": "See Upload-Offset and Upload-Length."}})
+    @blp.alt_response(412, description=TUS_VERSION_DOC)
     def head(self, upload_id: uuid.UUID):
         """The upload's offset and length (tus core)"""
         upload = tus.load(db.session, upload_id, current_principal().actor)
@@ -118,6 +123,7 @@ class UploadItem(MethodView):
 
     @require_staff_or_device(*UPLOADERS)
     @blp.doc(**TUS_DOC, responses={"204": {"description": "Stored; see Upload-Offset."}})
+    @blp.alt_response(412, description=TUS_VERSION_DOC)
     def patch(self, upload_id: uuid.UUID):
         """Append bytes at Upload-Offset (application/offset+octet-stream, Upload-Checksum)"""
         principal = current_principal()
@@ -145,6 +151,7 @@ class UploadItem(MethodView):
 
     @require_staff_or_device(*UPLOADERS)
     @blp.doc(**TUS_DOC, responses={"204": {"description": "Terminated."}})
+    @blp.alt_response(412, description=TUS_VERSION_DOC)
     def delete(self, upload_id: uuid.UUID):
         """Terminate an upload and discard its data (tus termination)"""
         session = db.session

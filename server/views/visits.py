@@ -27,7 +27,10 @@ VISITORS = ("agent", "dispatcher", "admin")
 @blp.arguments(PendingArgs, location="query")
 @blp.response(200, PendingListSchema)
 def pending(args: dict[str, Any]):
-    """Completed orders awaiting their follow-up, oldest completion first, with due time."""
+    """Completed orders awaiting their follow-up, oldest completion first.
+
+    Each item is the order as `GET /orders/{id}` serves it, plus `followup` (due time, attempts).
+    """
     page = visits.pending_followups(
         db.session,
         current_app.config["SETTINGS"],

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from server.db import db
+from server.json_provider import to_rfc3339
 from server.models import Team
 from server.models.base import utcnow
 from tests.dispatch.conftest import iso
@@ -108,8 +109,8 @@ def test_an_unreached_customer_keeps_the_order_pending(helpers, agent):
     assert response.json["satisfaction"] is None and response.json["outcome"] is None
     assert helpers.order(order.id).status == "completed"
     [item] = helpers.client.get("/api/v1/visits/pending", headers=agent).json["items"]
-    assert item["order"]["id"] == str(order.id)
-    assert item["attempts"] == 1
+    assert item["id"] == str(order.id)
+    assert item["followup"]["attempts"] == 1
     assert len(helpers.events(order.id, "followup_visit")) == 1
 
 
@@ -195,16 +196,33 @@ def test_pending_follow_ups_are_ordered_by_completion_with_due_time_and_overdue_
     overdue = helpers.client.get("/api/v1/visits/pending?overdue=true", headers=agent).json
 
     items = first["items"] + second["items"]
-    assert [item["order"]["id"] for item in items] == [
+    assert [item["id"] for item in items] == [
         str(oldest.id),
         str(middle.id),
         str(recent.id),
     ]
     assert second["next_cursor"] is None
-    assert [item["overdue"] for item in items] == [True, False, False]
-    due = dt.datetime.fromisoformat(items[0]["due_at"].replace("Z", "+00:00"))
+    assert [item["followup"]["overdue"] for item in items] == [True, False, False]
+    due = dt.datetime.fromisoformat(items[0]["followup"]["due_at"].replace("Z", "+00:00"))
     assert due == pytest.approx(now - 6 * HOUR, abs=dt.timedelta(milliseconds=2))
-    assert [item["order"]["id"] for item in overdue["items"]] == [str(oldest.id)]
+    assert [item["id"] for item in overdue["items"]] == [str(oldest.id)]
+
+
+def test_a_pending_follow_up_is_the_order_as_staff_see_it_plus_its_follow_up(helpers, agent):
+    completed_at = utcnow() - HOUR
+    order = helpers.completed_order(completed_at=completed_at)
+    post_visit(helpers, agent, order.id, visit_body(reached=False, satisfaction=..., outcome=...))
+    served = helpers.client.get(f"/api/v1/orders/{order.id}", headers=agent).json
+
+    [item] = helpers.client.get("/api/v1/visits/pending", headers=agent).json["items"]
+
+    followup = item.pop("followup")
+    assert item == served
+    assert item["status"] == "completed"
+    assert set(followup) == {"completed_at", "due_at", "overdue", "attempts", "last_attempt_at"}
+    assert followup["completed_at"] == to_rfc3339(completed_at)
+    assert (followup["overdue"], followup["attempts"]) == (False, 1)
+    assert followup["last_attempt_at"].endswith("Z")
 
 
 def test_pending_list_rejects_a_forged_cursor(helpers, agent):

@@ -123,6 +123,42 @@ def test_overdue_arrival_lists_orders_whose_arrival_deadline_passed(client, crea
     assert client.get("/api/v1/orders?overdue=someday", headers=dispatcher).status_code == 422
 
 
+@pytest.mark.parametrize("overdue", ["true", "1"])
+def test_overdue_true_lists_orders_late_for_arrival_or_completion(client, create, dispatcher,
+                                                                  overdue):
+    late_arrival = create(sla={"arrive_by": "2020-01-01T00:00:00Z",
+                               "complete_by": "2099-01-01T00:00:00Z"})
+    late_completion = create(sla={"arrive_by": "2099-01-01T00:00:00Z",
+                                  "complete_by": "2020-01-01T00:00:00Z"})
+    create(sla={"arrive_by": "2099-01-01T00:00:00Z", "complete_by": "2099-01-02T00:00:00Z"})
+    response = client.get(f"/api/v1/orders?overdue={overdue}", headers=dispatcher)
+    assert _ids(response) == [late_arrival["id"], late_completion["id"]]
+
+
+@pytest.mark.parametrize("overdue", ["false", "0"])
+def test_overdue_false_lists_orders_late_for_neither_target(client, create, dispatcher, app,
+                                                            overdue):
+    create(sla={"arrive_by": "2020-01-01T00:00:00Z", "complete_by": "2099-01-01T00:00:00Z"})
+    create(sla={"arrive_by": "2099-01-01T00:00:00Z", "complete_by": "2020-01-01T00:00:00Z"})
+    on_time = create(sla={"arrive_by": "2099-01-01T00:00:00Z",
+                          "complete_by": "2099-01-02T00:00:00Z"})
+    no_deadlines = create()
+    with app.app_context(), db.transaction() as session:
+        session.execute(update(Order).where(Order.id == uuid.UUID(no_deadlines["id"])).values(
+            sla_arrive_by=None, sla_complete_by=None))
+    response = client.get(f"/api/v1/orders?overdue={overdue}", headers=dispatcher)
+    assert _ids(response) == [on_time["id"], no_deadlines["id"]]
+
+
+def test_the_overdue_parameter_documents_its_values(client):
+    spec = client.get("/api/v1/openapi.json").json
+    [overdue] = [p for p in spec["paths"]["/api/v1/orders"]["get"]["parameters"]
+                 if p["name"] == "overdue"]
+    assert set(overdue["schema"]["enum"]) == {"arrival", "completion", "followup",
+                                              "true", "1", "false", "0"}
+    assert "true" in overdue["description"] and "false" in overdue["description"]
+
+
 @pytest.mark.parametrize("q, expected", [
     ("HUMMING", ["humming"]),
     ("zhao", ["customer"]),
@@ -141,6 +177,15 @@ def test_q_searches_title_customer_and_address_case_insensitively(client, dispat
     }
     response = client.get("/api/v1/orders", query_string={"q": q}, headers=dispatcher)
     assert _ids(response) == [made[name]["id"] for name in expected]
+
+
+@pytest.mark.parametrize("q", ["8123 4567", "acc-9921"])
+def test_q_searches_the_customers_phone_and_account(client, dispatcher, create, q):
+    create(customer={"name": "Li Na", "phone": "+86 791 5555 0000", "account": "ACC-1000"})
+    target = create(customer={"name": "Li Na", "phone": "+86 791 8123 4567",
+                              "account": "ACC-9921"})
+    response = client.get("/api/v1/orders", query_string={"q": q}, headers=dispatcher)
+    assert _ids(response) == [target["id"]]
 
 
 def test_q_finds_an_order_by_its_number(client, dispatcher, create):

@@ -19,8 +19,9 @@ def test_login_returns_a_bearer_access_token_that_works(client, factory):
     assert body["user"]["id"] == str(user.id)
     assert body["user"]["role"] == "dispatcher"
     assert "password" not in body["user"] and "password_hash" not in body["user"]
-    teams = client.get("/api/v1/teams", headers={"Authorization": f"Bearer {body['access_token']}"})
-    assert teams.status_code == 200
+    orders = client.get("/api/v1/orders",
+                        headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert orders.status_code == 200
 
 
 def test_username_is_case_insensitive(client, factory):

@@ -11,7 +11,7 @@ NORTH = {"name": "North crew", "base_location": {"lat": 28.7, "lon": 115.9},
          "skills": ["electrical", "meter"]}
 
 
-def test_admin_creates_a_team_and_staff_read_it(client, factory, admin_headers):
+def test_admin_creates_a_team_and_reads_it(client, admin_headers):
     created = client.post(TEAMS, headers=admin_headers, json=NORTH)
     assert created.status_code == 201
     team = created.json
@@ -20,9 +20,20 @@ def test_admin_creates_a_team_and_staff_read_it(client, factory, admin_headers):
     assert team["skills"] == ["electrical", "meter"]
     assert team["active"] is True
     assert team["created_at"].endswith("Z")
-    read = client.get(f"{TEAMS}/{team['id']}", headers=factory.staff_headers("dispatcher"))
+    read = client.get(f"{TEAMS}/{team['id']}", headers=admin_headers)
     assert read.status_code == 200
     assert read.json == team
+
+
+@pytest.mark.parametrize("role", ["dispatcher", "agent"])
+def test_other_staff_may_not_read_teams(client, factory, role):
+    """People are admin only (PROTOCOL.md section 2); dispatch gets team names from suggestions."""
+    team = factory.team(name="North crew")
+    headers = factory.staff_headers(role)
+    for path in (TEAMS, f"{TEAMS}/{team.id}"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 403, path
+        assert response.json["code"] == "forbidden"
 
 
 def test_duplicate_team_name_is_a_conflict(client, admin_headers):

@@ -18,7 +18,7 @@ from server.db import db
 from server.models import DeviceToken
 from tests.conftest import TEST_SECRET
 
-STAFF_ENDPOINT = "/api/v1/teams"          # GET, any staff role
+STAFF_ENDPOINT = "/api/v1/orders"         # GET, any staff role
 DEVICE_ENDPOINT = "/api/v1/auth/refresh"  # POST, device tokens only
 OTHER_SECRET = "another-secret-that-is-not-ours"
 

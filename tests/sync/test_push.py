@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from server.db import db
@@ -118,16 +119,21 @@ def test_invalid_mutations_are_rejected_one_by_one_with_field_errors(app, factor
     missing = device.mutation("complete", order.id, {"completed_at": iso(now_ms())})
     bad_hlc = {**device.mutation("add_note", order.id, {"text": "x"}), "hlc": "yesterday"}
     unknown = device.mutation("teleport", order.id, {})
+    # Year 0 once in UTC: past what a datetime holds (it was a 500 for the whole push).
+    year_zero = {**device.mutation("add_note", order.id, {"text": "x"}),
+                 "at": "0001-01-01T00:00:00+01:00"}
 
-    results = device.push(naive, good, missing, bad_hlc, unknown, "not an object")
+    results = device.push(naive, good, missing, bad_hlc, unknown, "not an object", None,
+                          year_zero)
 
     assert [r["status"] for r in results] == ["rejected", "applied", "rejected", "rejected",
-                                              "rejected", "rejected"]
+                                              "rejected", "rejected", "rejected", "rejected"]
     assert all(r["code"] == "validation_error" for i, r in enumerate(results) if i != 1)
     assert "arrived_at" in results[0]["errors"]["data"]
     assert "resolution_code" in results[2]["errors"]["data"]
     assert "hlc" in results[3]["errors"] and "type" in results[4]["errors"]
-    assert results[5]["id"] is None
+    assert results[5]["id"] is None and results[6]["id"] is None
+    assert "at" in results[7]["errors"]
 
 
 def test_unknown_and_foreign_orders_are_rejected(factory, tablet):
@@ -340,3 +346,22 @@ def test_a_push_records_the_device_sync_time_once_it_is_stale(app, client, facto
 def _device_row(app, device_id) -> Device:
     with app.app_context(), db.transaction() as session:
         return session.get(Device, device_id)
+
+
+def test_a_base_version_no_order_can_have_is_rejected_and_the_audit_chain_holds(
+        app, client, factory, tablet):
+    """An integer wider than 64 bits came back from the JSON column as a float, which broke
+    the hash chain of the audit event that carried it."""
+    team = factory.team()
+    order = factory.order(team=team)
+    device = tablet(team=team)
+    huge = device.mutation("add_note", order.id, {"text": "x"})
+    huge["base_version"] = 123456789012345678901234567890
+
+    response = client.post("/api/v1/sync/push", data=json.dumps({"mutations": [huge]}),
+                           content_type="application/json", headers=device.headers)
+    result = response.get_json()["results"][0]
+
+    assert result["status"] == "rejected" and result["code"] == "validation_error"
+    assert "base_version" in result["errors"]
+    assert app.test_cli_runner().invoke(args=["verify-audit"]).exit_code == 0
