@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import http
+import json
 
 import flask_smorest
 import swagger_ui_bundle
 from flask import Blueprint as FlaskBlueprint
 from flask import Flask
 from flask_smorest.utils import prepare_response
+from webargs.flaskparser import FlaskParser
 
 from schemas.base import ProblemSchema
 from server.errors import PROBLEM_MIMETYPE, response_for_http_exception
@@ -41,8 +43,22 @@ class Api(flask_smorest.Api):
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
+class ArgumentsParser(FlaskParser):
+    """webargs' parser, for which a body nested deeper than the interpreter recurses is not
+    valid JSON (400 `malformed_json`) rather than a crash of the JSON decoder (a 500)."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError as error:
+            # A document must be given: webargs reads an empty one as "no body".
+            raise json.JSONDecodeError("The body nests too deeply.", "[[...", 0) from error
+
+
 class Blueprint(flask_smorest.Blueprint):
     """Local Blueprint, the place to hang behaviour shared by every resource."""
+
+    ARGUMENTS_PARSER = ArgumentsParser()
 
     def alt_response(self, status_code, response=None, *, schema=None, content_type=None,
                      **kwargs):

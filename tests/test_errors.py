@@ -175,3 +175,10 @@ def test_a_mutation_with_a_nul_character_is_rejected_alone_and_kept(client, fact
     assert applied["status"] == "applied"
     kept = client.get("/api/v1/sync/rejections", headers=factory.staff_headers()).json["items"]
     assert [item["payload"]["data"]["text"] for item in kept] == ["meter\ufffd reading"]
+
+
+def test_a_body_nested_deeper_than_the_decoder_recurses_is_400_malformed_json(client, factory):
+    body = "[" * 100_000 + "]" * 100_000
+    response = client.post("/api/v1/orders", data=body, content_type="application/json",
+                           headers=factory.staff_headers("dispatcher"))
+    _assert_problem(response, 400, "malformed_json")
