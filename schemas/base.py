@@ -72,22 +72,6 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-class ProblemSchema(ma.Schema):
-    """The RFC 9457 problem document of every error (built by server.errors), for the docs."""
-
-    class Meta:
-        unknown = ma.INCLUDE  # members of particular problems: `current`, `retry_after`, ...
-
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    code = fields.String(required=True, metadata={
-        "description": "Stable and machine-readable (PROTOCOL.md section 10)."})
-    detail = fields.String()
-    errors = fields.Dict(keys=fields.String(), metadata={
-        "description": "Messages by field (nested for nested fields)."})
-
-
 #: The form clients send (RFC 3339 with an offset): parsed by the standard library directly.
 RFC3339_PATTERN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)")
 #: Before this year (in UTC) a time cannot be written back in the output format:

@@ -12,7 +12,7 @@ from flask import Flask
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 
-from schemas.base import ProblemSchema
+from schemas.problems import ProblemSchema
 from server.errors import PROBLEM_MIMETYPE, response_for_http_exception
 
 #: Swagger UI is served by the app itself, so the docs work on a network without internet.
