@@ -186,8 +186,8 @@ def _delete_keys(store: MediaStore, keys: list[str]) -> None:
 _OUTCOME = "fieldsync.media_outcome"
 
 
-def _on_outcome(session: Session, *, on_commit: Callable[[], None] | None = None,
-                on_rollback: Callable[[], None] | None = None) -> None:
+def _on_outcome(session: Session, *, on_commit: Callable[[], object] | None = None,
+                on_rollback: Callable[[], object] | None = None) -> None:
     """Run a callback once the session's current transaction commits or ends without commit.
 
     Callbacks wait in `session.info`; the two listeners are attached once per session.
@@ -220,7 +220,7 @@ def _run_outcome(session: Session, transaction: SessionTransaction) -> None:
             log.warning("media clean-up after the transaction failed", exc_info=True)
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
+def after_commit(session: Session, callback: Callable[[], object]) -> None:
     """Run `callback` only if the current transaction commits (removing finished tus parts)."""
     _on_outcome(session, on_commit=callback)
 

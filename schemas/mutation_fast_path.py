@@ -77,7 +77,8 @@ def _number(value: Any, low: float, high: float) -> float:
 def _location(value: Any) -> dict[str, Any]:
     if type(value) is not dict or not {"lat", "lon"} <= value.keys() <= _LOCATION_KEYS:
         raise _Defer
-    location = {"lat": _number(value["lat"], -90, 90), "lon": _number(value["lon"], -180, 180)}
+    location: dict[str, float | None] = {"lat": _number(value["lat"], -90, 90),
+                                         "lon": _number(value["lon"], -180, 180)}
     if "accuracy_m" in value:
         accuracy = value["accuracy_m"]
         location["accuracy_m"] = None if accuracy is None else _number(accuracy, 0, math.inf)

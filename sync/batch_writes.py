@@ -14,9 +14,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Uuid, bindparam, column, insert, select, text, update
+from sqlalchemy import Table, Uuid, bindparam, column, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -33,9 +33,10 @@ WRITTEN_COLUMNS = ("status", "needs_review", "field_state", "version", "updated_
                    "completed_at")
 READ_COLUMNS = ("id", "team_id", *WRITTEN_COLUMNS)
 
-_ORDERS = Order.__table__
-_AUDIT = AuditEvent.__table__
-_PROCESSED = ProcessedMutation.__table__
+# `__table__` is typed as a FromClause (a class may be mapped to a join); these are tables.
+_ORDERS = cast(Table, Order.__table__)
+_AUDIT = cast(Table, AuditEvent.__table__)
+_PROCESSED = cast(Table, ProcessedMutation.__table__)
 _AUDIT_COLUMNS = tuple(column.name for column in _AUDIT.columns if column.name != "id")
 #: A claimed mutation id's placeholder, and what its outcome fills in.
 _CLAIM_COLUMNS = ("id", "device_id", "content_hash", "status", "processed_at")
@@ -52,7 +53,8 @@ class LockedOrder(SimpleNamespace):
     """An order row this transaction holds locked, changed in memory and written once.
 
     It has the attributes of `Order` that `READ_COLUMNS` names, so the domain functions that
-    take an order (the audit chain, the feed, conflicts) take it as well.
+    take an order (the audit chain, the feed, conflicts) take it as well: they are typed with
+    `server.domain.order_row.OrderRow`, which both satisfy.
     """
 
 

@@ -10,6 +10,7 @@ value, and the fingerprints come from the per-process cache: one row, one string
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from dataclasses import dataclass
 
 from sqlalchemy import Text, cast, func, literal_column, null, select, union_all
@@ -68,4 +69,6 @@ def summary_of(joined: str | None, first_completed: dt.datetime | None) -> Scope
         value ^= fingerprint_text(entity)
     next_expiry = (None if first_completed is None else
                    int((first_completed + COMPLETED_RETENTION).timestamp() * 1000))
-    return ScopeSummary(value, next_expiry, bool(joined) and "media:" in joined)
+    # `bool()` rules out None, which mypy does not see (`typing.cast`: `cast` is SQL's here).
+    return ScopeSummary(value, next_expiry,
+                        bool(joined) and "media:" in typing.cast(str, joined))

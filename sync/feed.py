@@ -15,8 +15,9 @@ import datetime as dt
 import uuid
 import weakref
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import CursorResult, Table, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from server import json_columns
@@ -82,7 +83,7 @@ def publish_pending(session: Session) -> None:
     first = last - len(changes) + 1
     now = utcnow()
     session.execute(
-        insert(ChangeLog.__table__),
+        insert(cast(Table, ChangeLog.__table__)),  # a table: `__table__` is typed FromClause
         [{**_entry(change), "pos": first + offset, "at": now}
          for offset, change in enumerate(changes)],
     )
@@ -171,6 +172,7 @@ def prune(session: Session, older_than: dt.datetime) -> tuple[int, int]:
     current = session.execute(select(FeedState.pruned_below).where(FeedState.id == 1)).scalar_one()
     if newest_old is None or newest_old < current:
         return 0, current
-    deleted = session.execute(delete(ChangeLog).where(ChangeLog.pos <= newest_old)).rowcount
+    deleted = cast("CursorResult[Any]", session.execute(
+        delete(ChangeLog).where(ChangeLog.pos <= newest_old))).rowcount
     session.execute(update(FeedState).where(FeedState.id == 1).values(pruned_below=newest_old + 1))
     return deleted, newest_old + 1

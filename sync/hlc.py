@@ -26,15 +26,15 @@ class Stamp:
         return f"{self.wall_ms:013d}-{self.counter:04x}-{self.node}"
 
 
-def parse(text: str) -> Stamp:
-    """Parse a stamp; ValueError when it is not `<13 digits>-<4 hex>-<node>`."""
+def parse(text: object) -> Stamp:
+    """Parse a stamp; ValueError when it is not `<13 digits>-<4 hex>-<node>` (or not text)."""
     match = STAMP_PATTERN.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError("Not a valid HLC stamp: expected <13-digit wall ms>-<4 hex>-<node id>.")
     return Stamp(int(match.group(1)), int(match.group(2), 16), match.group(3))
 
 
-def wall_ms(text: str) -> int:
+def wall_ms(text: object) -> int:
     """The wall-clock part of a stamp, in ms since the epoch."""
     return parse(text).wall_ms
 

@@ -19,7 +19,7 @@ crew worked offline (its data is stored, the status does not move).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 State = dict[str, Any]
 Mutation = dict[str, Any]
@@ -58,7 +58,8 @@ def _iso_ms(value: str) -> int:
 
 def _stamped_before_reopen(state: State, mutation: Mutation) -> bool:
     reopened_at = state.get("reopened_at")
-    return bool(reopened_at) and _wall_ms(mutation["hlc"]) < _iso_ms(reopened_at)
+    # A stored `reopened_at` is text; `bool()` rules out None, which mypy does not see.
+    return bool(reopened_at) and _wall_ms(mutation["hlc"]) < _iso_ms(cast(str, reopened_at))
 
 
 # --- projections: the visible value of each field, from the sets -----------------------------

@@ -30,6 +30,7 @@ of a crew's orders costs four (five when they have media).
 from __future__ import annotations
 
 import datetime as dt
+import typing
 import uuid
 from collections import namedtuple
 from collections.abc import Sequence
@@ -194,9 +195,10 @@ class _ScopeEntry(NamedTuple):
     media: tuple[tuple[str, int], ...]
 
 
+# (The ignore below: mypy types only a namedtuple whose fields are a literal list.)
 #: An order as the pull reads it: the columns of its document, and `completed_at` for
 #: `in_scope` (a named tuple: attribute access on a Row costs ten times more).
-_OrderRow = namedtuple("_OrderRow", dict.fromkeys((*DOCUMENT_COLUMNS, "completed_at")))
+_OrderRow = namedtuple("_OrderRow", dict.fromkeys((*DOCUMENT_COLUMNS, "completed_at")))  # type: ignore[misc]
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,8 @@ def _scope(session: Session, team_id: uuid.UUID, now: dt.datetime, *,
     entries = [_ScopeEntry(row[0], row[1], _sort_key(row) if sorted_ else None, row[3],
                            tuple(media[row[0]])) for row in orders.values()]
     if sorted_:
-        entries.sort(key=lambda entry: entry.key)
+        # Every entry of a sorted scope has its key (`typing.cast`: `cast` is SQL's here).
+        entries.sort(key=lambda entry: typing.cast("tuple[int, int, str]", entry.key))
     return _Scope(entries, list(expired))
 
 
@@ -393,7 +396,9 @@ def pull(
         scope = _scope(session, team_id, now, sorted_=True, expired_since=_at(started_ms))
         after = cursor.after if cursor else None
         references = _references_pending(session, after)
-        pending = [entry for entry in scope.entries if after is None or entry.key > after]
+        # A sorted scope: every entry has its key.
+        pending = [entry for entry in scope.entries
+                   if after is None or typing.cast("tuple[int, int, str]", entry.key) > after]
         references_sent, page = _fill_page(references, pending, limit)
         page_ids = [entry.id for entry in page]
         whole_scope = page and len(page) == len(scope.entries)
@@ -434,6 +439,7 @@ def _delta(
     reference_versions: list[reference.ReferenceVersion],
     last_sync_at: dt.datetime | None,
 ) -> PullPage:
+    rows: Sequence[Any]
     rows, orders, summary = [], None, None
     if last_pos > since.pos:
         rows, orders, summary = _delta_rows_of(session, team_id, since.pos, last_pos,
@@ -480,7 +486,7 @@ def _delta(
 
 
 def _delta_rows_of(session: Session, team_id: uuid.UUID, after: int, upto: int, limit: int,
-                   now: dt.datetime) -> tuple[list, dict[uuid.UUID, Any] | None,
+                   now: dt.datetime) -> tuple[Sequence[Any], dict[uuid.UUID, Any] | None,
                                               digest_query.ScopeSummary | None]:
     """`_DELTA`'s rows; on PostgreSQL also the changed orders, by id, and the scope's summary
     (read with them in one statement: a delta that changes something needs the digest)."""
@@ -496,7 +502,7 @@ def _delta_rows_of(session: Session, team_id: uuid.UUID, after: int, upto: int, 
     return rows, orders, summary
 
 
-def _apply_rows(session: Session, changes: _Changes, rows: list, team_id: uuid.UUID,
+def _apply_rows(session: Session, changes: _Changes, rows: Sequence[Any], team_id: uuid.UUID,
                 now: dt.datetime, scope: _Scope | None, orders: dict[uuid.UUID, Any] | None,
                 *, scope_has_media: bool = True) -> None:
     """Turn the newest feed row of each entity into its current state (one query per type;

@@ -23,10 +23,10 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from media.signatures import signature_reference
@@ -114,8 +114,9 @@ class Outcome:
     original_status: str | None = None
 
     def as_result(self, mutation_id: Any) -> dict[str, Any]:
-        result = {"id": None if mutation_id is None else str(mutation_id), "status": self.status,
-                  "code": self.code, "detail": self.detail, "order_version": self.order_version}
+        result: dict[str, Any] = {
+            "id": None if mutation_id is None else str(mutation_id), "status": self.status,
+            "code": self.code, "detail": self.detail, "order_version": self.order_version}
         if self.errors:
             result["errors"] = self.errors
         if self.original_status:
@@ -267,7 +268,9 @@ def _corrected(context: PushContext, moment: dt.datetime) -> dt.datetime:
 
 
 def _apply_one(session: Session, context: PushContext, item: Checked) -> Outcome:
-    raw, mutation_id, digest, mutation = item.raw, item.id, item.digest, item.mutation
+    # `_check` sets either `mutation` or `rejection`: past the rejection below, it is set.
+    raw, mutation_id, digest = item.raw, item.id, item.digest
+    mutation = cast("dict[str, Any]", item.mutation)
     earlier = context.earlier.get(mutation_id) if mutation_id is not None else None
     if earlier is not None:
         return _replay(session, context, raw, earlier, digest)
@@ -381,13 +384,13 @@ def _report_location(session: Session, context: PushContext, mutation: dict[str,
     """Keep the newest position by its `at` (an older report changes nothing: merged)."""
     at = _corrected(context, mutation["data"]["at"])
     location = jsonable(mutation["data"]["location"])
-    changed = session.execute(
+    changed = cast("CursorResult[Any]", session.execute(
         update(Device)
         .where(Device.id == context.device_id,
                (Device.last_location_at.is_(None)) | (Device.last_location_at < at))
         .values(last_location=location, last_location_at=at)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )).rowcount
     if changed:
         return Outcome("applied")
     return Outcome("merged", detail="A newer location of this device is already stored.")

@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from server.models.orders import Order
+from server.domain.order_row import OrderRow
 from server.models.sync import MergeConflict
 from server.plain_json import jsonable
 
 
 def record_conflict(
-    session: Session, order: Order, *, kind: str, item_id: uuid.UUID | None,
+    session: Session, order: OrderRow, *, kind: str, item_id: uuid.UUID | None,
     device_id: uuid.UUID | None, payload: dict[str, Any], details: dict[str, Any],
     now: dt.datetime,
 ) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.domain.order_row import OrderRow
 from server.json_provider import to_rfc3339
 from server.models.audit import AuditEvent
 from server.models.base import utcnow_ms
@@ -75,7 +76,7 @@ def serve_event(event: AuditEvent) -> dict[str, Any]:
 
 def append_event(
     session: Session,
-    order: Order,
+    order: OrderRow,
     *,
     action: str,
     source: str,

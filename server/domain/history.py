@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.domain.audit import Actor, append_event
+from server.domain.order_row import OrderRow
 from server.errors import NotFound
 from server.models.base import utcnow
 from server.models.orders import Order
@@ -36,7 +37,7 @@ def lock_order(session: Session, order_id: uuid.UUID) -> Order:
 
 def record_order_change(
     session: Session,
-    order: Order,
+    order: OrderRow,
     *,
     action: str,
     source: str,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from server.auth.principal import Principal
 from server.domain.audit import order_events
+from server.domain.order_row import OrderRow
 from server.errors import NotFound
 from server.models.base import utcnow
 from server.models.feed import ChangeLog
@@ -68,7 +69,7 @@ def get_visible_order(
     return order
 
 
-def ever_assigned_to(session: Session, order: Order, team_id: uuid.UUID | None) -> bool:
+def ever_assigned_to(session: Session, order: OrderRow, team_id: uuid.UUID | None) -> bool:
     """Was the order ever given to this team? The feed says so; the audit trail outlives it."""
     if team_id is None:
         return False
@@ -87,7 +88,7 @@ def ever_assigned_to(session: Session, order: Order, team_id: uuid.UUID | None) 
     )
 
 
-def foreign_work_kind(order: Order, team_id: uuid.UUID | None) -> str | None:
+def foreign_work_kind(order: OrderRow, team_id: uuid.UUID | None) -> str | None:
     """The conflict kind when a crew's work reaches an order dispatch took away meanwhile."""
     if order.status == "cancelled":
         return "work_after_cancellation"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 from sqlalchemy import text
 
 from server import metrics
@@ -39,7 +39,7 @@ def healthz():
 @blp.alt_response(503, description="`service_unavailable`: a check failed; the problem's "
                   "`checks` member says which.")
 @blp.doc(security=[], responses=_json_200("Ready.", status=_OK, checks=_READY_CHECKS))
-def readyz():
+def readyz() -> Response:
     """Ready to serve: the database answers and the media store is reachable."""
     checks: dict[str, str] = {}
     try:

@@ -77,8 +77,8 @@ def test_a_snapshot_comes_in_pages_with_progress(app, factory, tablet, reference
     assert device.digest() == pages[-1]["scope_digest"] == expected_digest(app, team.id)
 
 
-def test_a_snapshot_page_counts_media_against_the_limit_and_in_what_remains(app, factory,
-                                                                             tablet):
+def test_a_snapshot_page_counts_media_against_the_limit_and_in_what_remains(
+        app, factory, tablet, reference_data):
     team = factory.team()
     now = dt.datetime.now(dt.UTC)
     first = factory.order(team=team, priority="urgent", sla_arrive_by=now + HOUR)
@@ -90,10 +90,11 @@ def test_a_snapshot_page_counts_media_against_the_limit_and_in_what_remains(app,
 
     pages = device.sync(limit=3)
 
-    # 6 changes: the first order with its 3 media travel together (over the limit, since
-    # nothing else is in that page), then the second with its one.
-    assert [len(p["changes"]) for p in pages] == [4, 2]
-    assert pages[0]["remaining"] == 2 and pages[-1]["remaining"] == 0
+    # 8 changes: the 2 reference lists (the first order and its 3 media do not fit beside
+    # them), that order with its media (over the limit, since nothing else is in its page),
+    # then the second order with its one.
+    assert [len(p["changes"]) for p in pages] == [2, 4, 2]
+    assert [p["remaining"] for p in pages] == [6, 2, 0]
     assert device.digest() == pages[-1]["scope_digest"]
 
 
