@@ -66,6 +66,7 @@ def test_settings(database_url: str, media_root: Path) -> dict:
 @pytest.fixture(scope="session")
 def app(database_url, media_root):
     application = create_app(test_settings(database_url, media_root))
+    wipe(application)
     yield application
     with application.app_context():
         db.engine.dispose()
@@ -73,11 +74,16 @@ def app(database_url, media_root):
 
 @pytest.fixture(autouse=True)
 def _wipe_database(request):
-    """Every test starts from an empty database at migration head."""
+    """Every test starts from an empty database at migration head (the `app` fixture empties
+    it once before the first test too: the migration seeds the reference lists)."""
     yield
     if "app" not in request.fixturenames:
         return
-    application = request.getfixturevalue("app")
+    wipe(request.getfixturevalue("app"))
+
+
+def wipe(application) -> None:
+    """Empty every table but the feed's state row, which goes back to position 0."""
     with application.app_context():
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         with db.engine.begin() as conn:
