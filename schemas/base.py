@@ -32,10 +32,14 @@ class Schema(ma.Schema):
 
     @ma.pre_load
     def _refuse_nul_characters(self, data: Any, **kwargs: Any) -> Any:
-        if isinstance(data, Mapping) and _may_hold_nul(data):
-            fields_with_nul = [key for key, value in data.items()
-                               if key not in self.OPAQUE_FIELDS
-                               and (_holds_nul(key) or _holds_nul(value))]
+        if not isinstance(data, Mapping):
+            return data
+        # Opaque fields are left out before the quick test too: a push's mutations (its whole
+        # body) are judged one by one later, so encoding them here would be work for nothing.
+        checked = {key: value for key, value in data.items() if key not in self.OPAQUE_FIELDS}
+        if checked and _may_hold_nul(checked):
+            fields_with_nul = [key for key, value in checked.items()
+                               if _holds_nul(key) or _holds_nul(value)]
             if fields_with_nul:
                 raise ma.ValidationError({key: [NUL_MESSAGE] for key in fields_with_nul})
         return data

@@ -195,9 +195,9 @@ class _ScopeEntry(NamedTuple):
     media: tuple[tuple[str, int], ...]
 
 
-# (The ignore below: mypy types only a namedtuple whose fields are a literal list.)
 #: An order as the pull reads it: the columns of its document, and `completed_at` for
-#: `in_scope` (a named tuple: attribute access on a Row costs ten times more).
+#: `in_scope` (a named tuple: attribute access on a Row costs ten times more). The ignore:
+#: mypy types only a namedtuple whose fields are written out as a literal list.
 _OrderRow = namedtuple("_OrderRow", dict.fromkeys((*DOCUMENT_COLUMNS, "completed_at")))  # type: ignore[misc]
 
 
